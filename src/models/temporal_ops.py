@@ -1,0 +1,79 @@
+"""Temporal operations a ResNet block applies before its first convolution (or to its whole input).
+
+Every op maps `(N*T, C, H, W)` to the same shape and knows `num_segments` (T) to recover the clip axis.
+"""
+from mindspore import nn, ops
+
+
+class TemporalShift(nn.Cell):
+    """Zero-padded temporal shift of `C // shift_div` channels each way (TSM, Lin et al. 2019).
+
+    Channels `[0, fold)` of frame t take frame t+1 (the last frame gets zeros), channels `[fold, 2*fold)` take
+    frame t-1 (the first frame gets zeros); the rest are unchanged. The shift is zero-FLOP data movement.
+    """
+
+    def __init__(self, num_segments, shift_div=8):
+        super().__init__()
+        self.num_segments = num_segments
+        self.shift_div = shift_div
+
+    def construct(self, x):
+        nt, c, h, w = x.shape
+        fold = c // self.shift_div
+        x = x.reshape(-1, self.num_segments, c, h, w)  # [N*T, C, H, W] -> [N, T, C, H, W]
+        moved = ops.pad(x[:, :, :2 * fold], (0, 0, 0, 0, 0, 0, 1, 1))  # [N, T+2, 2*fold, H, W], zero frames at both ends
+        future = moved[:, 2:, :fold]  # frame t <- t+1
+        past = moved[:, :-2, fold:]  # frame t <- t-1
+        out = ops.concat((future, past, x[:, :, 2 * fold:]), axis=2)
+        return out.reshape(nt, c, h, w)  # [N, T, C, H, W] -> [N*T, C, H, W]
+
+
+class OnlineTemporalShift(nn.Cell):
+    """Uni-directional shift for streaming (online TSM): channels `[0, fold)` of frame t take frame t-1.
+
+    Nothing reads the future, so a clip can be processed one frame at a time with a cache of `fold` channels.
+    """
+
+    def __init__(self, num_segments, shift_div=8):
+        super().__init__()
+        self.num_segments = num_segments
+        self.shift_div = shift_div
+
+    def construct(self, x):
+        nt, c, h, w = x.shape
+        fold = c // self.shift_div
+        x = x.reshape(-1, self.num_segments, c, h, w)  # [N*T, C, H, W] -> [N, T, C, H, W]
+        past = ops.pad(x[:, :-1, :fold], (0, 0, 0, 0, 0, 0, 1, 0))  # [N, T, fold, H, W]: frame t <- t-1, zeros at t=0
+        out = ops.concat((past, x[:, :, fold:]), axis=2)
+        return out.reshape(nt, c, h, w)  # [N, T, C, H, W] -> [N*T, C, H, W]
+
+
+class TemporalConv(nn.Cell):
+    """A convolution whose input first passes `temporal_op`; the convolution is `net` (published checkpoint names)."""
+
+    def __init__(self, net, temporal_op=None):
+        super().__init__()
+        self.temporal_op = temporal_op if temporal_op is not None else nn.Identity()
+        self.net = net
+
+    def construct(self, x):
+        return self.net(self.temporal_op(x))
+
+
+TEMPORAL_OPS = {
+    'none': None,
+    'shift': TemporalShift,
+    'online_shift': OnlineTemporalShift,
+}
+
+
+def create_temporal_op(name, in_channels, num_segments, shift_div):
+    """Build the temporal op called `name` (a key of TEMPORAL_OPS) for `in_channels` inputs; `None` for 'none'."""
+    if name not in TEMPORAL_OPS:
+        raise ValueError(f"unknown temporal op {name!r}; expected one of {sorted(TEMPORAL_OPS)}")
+    op_class = TEMPORAL_OPS[name]
+    if op_class is None:
+        return None
+    if in_channels // shift_div < 1:
+        raise ValueError(f"shift_div={shift_div} leaves no channel to shift out of {in_channels}")
+    return op_class(num_segments, shift_div)
