@@ -1,0 +1,36 @@
+"""Shared test setup: the repository root on sys.path, runtime defaults, CPU device, execution-mode fixtures."""
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import src  # noqa: E402,F401  (applies ONEDNN_MAX_CPU_ISA / GLOG_v defaults before MindSpore runs)
+import mindspore as ms  # noqa: E402
+
+ms.set_device('CPU')
+ms.set_context(mode=ms.PYNATIVE_MODE)
+
+MODES = {'graph': ms.GRAPH_MODE, 'pynative': ms.PYNATIVE_MODE}
+
+
+@pytest.fixture(params=sorted(MODES))
+def mode(request):
+    """Run the test once per execution mode; restores PyNative afterwards."""
+    ms.set_context(mode=MODES[request.param])
+    yield request.param
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+@pytest.fixture
+def run_in_mode():
+    """`run_in_mode(name, fn)` calls fn under that execution mode, restoring PyNative afterwards."""
+    def run(name, fn):
+        ms.set_context(mode=MODES[name])
+        try:
+            return fn()
+        finally:
+            ms.set_context(mode=ms.PYNATIVE_MODE)
+    return run
