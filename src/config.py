@@ -1,0 +1,164 @@
+"""Typed configuration: every key declared once (type, default, help); yaml files and `--key value` overrides.
+
+Precedence: the defaults below (the SSv2 TSM-R50 8-frame recipe, mirrored by default_config.yaml) < the file given
+with `--config_path` (a variant holding only what differs) < `--key value` on the command line. Unknown keys and
+values of the wrong type are rejected with the closest valid key. Only entry scripts read a Config; library code
+takes explicit arguments.
+"""
+import dataclasses
+import difflib
+import os
+import sys
+import typing
+from dataclasses import dataclass, field
+
+import yaml
+
+
+def _key(default, help, choices=None):  # noqa: A002  (the word users read)
+    kwargs = {'default_factory': lambda: list(default)} if isinstance(default, list) else {'default': default}
+    return field(metadata={'help': help, 'choices': choices}, **kwargs)
+
+
+@dataclass
+class Config:
+    """All keys of train.py / eval.py / export.py. Defaults: SSv2, TSM-R50, 8 segments, 8 x Ascend 910 x batch 8."""
+    # platform
+    device_target: str = _key('Ascend', 'where to run', ('Ascend', 'GPU', 'CPU'))
+    mode: str = _key('graph', 'MindSpore execution mode', ('graph', 'pynative'))
+    seed: int = _key(0, 'random seed for weights, sampling and augmentation')
+    output_dir: str = _key('outputs', 'checkpoints, logs and the effective config.yaml go here')
+    # model
+    arch: str = _key('tsm', 'temporal modelling: tsn (none), tsm (bi-directional shift), tsm_online (past only)',
+                     ('tsn', 'tsm', 'tsm_online'))
+    depth: int = _key(50, 'ResNet depth', (18, 34, 50, 101))
+    num_classes: int = _key(174, 'number of classes of the classifier')
+    num_segments: int = _key(8, 'frames per clip (T)')
+    shift_div: int = _key(8, 'shift 1/shift_div of the channels each way')
+    shift_place: str = _key('blockres', 'blockres: shift the residual branch; block: the whole block input',
+                            ('blockres', 'block'))
+    dropout: float = _key(0.5, 'drop probability before the classifier')
+    # checkpoints
+    pretrained: str = _key('', 'ImageNet initialisation: a torchvision resnet .pth or its converted .ckpt')
+    ckpt: str = _key('', 'checkpoint to evaluate or export (Hub .ckpt, converted .pth, or ours)')
+    # optimisation (DESIGN section 4: SGD, lr 0.01 at global batch 64, x0.1 at epochs 20 and 40)
+    batch_size: int = _key(8, 'clips per device and step')
+    epochs: int = _key(50, 'training epochs')
+    base_lr: float = _key(0.01, 'learning rate at the reference global batch lr_batch_size (scaled linearly)')
+    lr_batch_size: int = _key(64, 'global batch at which base_lr applies')
+    lr_schedule: str = _key('step', 'learning-rate schedule', ('step', 'cosine'))
+    lr_steps: list[int] = _key([20, 40], 'epochs at which the step schedule multiplies the lr by lr_decay')
+    lr_decay: float = _key(0.1, 'factor of the step schedule')
+    warmup_epochs: int = _key(0, 'linear warm-up epochs')
+    momentum: float = _key(0.9, 'SGD momentum')
+    weight_decay: float = _key(5e-4, 'L2 weight decay on conv/dense weights')
+    clip_grad_norm: float = _key(20.0, 'global gradient-norm clip (0 disables)')
+
+
+def config_fields():
+    return {f.name: f for f in dataclasses.fields(Config)}
+
+
+class ConfigError(ValueError):
+    """A bad key or value; the message names the source (file or command line) and the closest valid key."""
+
+
+def _closest(name):
+    match = difflib.get_close_matches(name, config_fields(), n=1, cutoff=0.5)
+    return f"; did you mean '{match[0]}'?" if match else ''
+
+
+def check_value(name, value, source):
+    """Return `value` as the declared type of `name`, or raise ConfigError naming `source`."""
+    fields = config_fields()
+    if name not in fields:
+        raise ConfigError(f"{source}: unknown config key '{name}'{_closest(name)}")
+    f = fields[name]
+    if typing.get_origin(f.type) is list:
+        return _check_list(name, value, f, source)
+    expected = f.type
+    if expected is float and type(value) is int:
+        value = float(value)
+    if type(value) is not expected:
+        raise ConfigError(f"{source}: '{name}' must be {expected.__name__}, got {type(value).__name__} {value!r}")
+    choices = f.metadata['choices']
+    if choices and value not in choices:
+        raise ConfigError(f"{source}: '{name}' must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def _check_list(name, value, f, source):
+    item_type = typing.get_args(f.type)[0]
+    if not isinstance(value, list):
+        raise ConfigError(f"{source}: '{name}' must be a list of {item_type.__name__}, got {value!r}")
+    items = [float(v) if item_type is float and type(v) is int else v for v in value]
+    if not all(type(v) is item_type for v in items):
+        raise ConfigError(f"{source}: '{name}' must be a list of {item_type.__name__}, got {value!r}")
+    return items
+
+
+def load_yaml(path):
+    """Keys of a yaml file, checked; an empty file is an empty mapping."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
+    return {name: check_value(name, value, path) for name, value in data.items()}
+
+
+def parse_cli(argv):
+    """`--config_path F` and `--key value` pairs (values are yaml scalars or lists: `--lr_steps [20,40]`)."""
+    config_path, overrides, i = None, {}, 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith('--'):
+            raise ConfigError(f"command line: expected --key value, got {arg!r}")
+        name, _, value = arg[2:].partition('=')
+        if not _:
+            if i + 1 >= len(argv):
+                raise ConfigError(f"command line: --{name} needs a value")
+            value, i = argv[i + 1], i + 1
+        if name == 'config_path':
+            config_path = value
+        else:
+            overrides[name] = check_value(name, yaml.safe_load(value) if value != '' else '', f"command line --{name}")
+        i += 1
+    return config_path, overrides
+
+
+def get_config(argv=None, config_path=None):
+    """Defaults < `config_path` (or `--config_path` on the command line) < `--key value` overrides."""
+    cli_path, overrides = parse_cli(sys.argv[1:] if argv is None else argv)
+    values = {}
+    path = cli_path or config_path
+    if path:
+        values.update(load_yaml(path))
+    values.update(overrides)
+    return Config(**values)
+
+
+def save_config(config, directory):
+    """Write the effective config next to a run's outputs; returns the file path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, 'config.yaml')
+    with open(path, 'w') as f:
+        f.write(dump_config(config))
+    return path
+
+
+def dump_config(config=None):
+    """The config as commented yaml (`python -m src.config > default_config.yaml` regenerates the defaults file)."""
+    config = config or Config()
+    lines = []
+    for name, f in config_fields().items():
+        lines.append(f"# {f.metadata['help']}" + (f" ({'|'.join(map(str, f.metadata['choices']))})"
+                                                   if f.metadata['choices'] else ''))
+        lines.append(yaml.safe_dump({name: getattr(config, name)}, default_flow_style=True, width=1000).strip()
+                     .removeprefix('{').removesuffix('}'))
+    return '\n'.join(lines) + '\n'
+
+
+if __name__ == '__main__':
+    sys.stdout.write(dump_config())
