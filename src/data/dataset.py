@@ -1,0 +1,144 @@
+"""`create_dataset`: list file -> sampled, transformed, batched clips as a `mindspore.dataset` pipeline.
+
+Train columns: `clip (T*3, H, W)` float32, `label` int32; shuffled, sharded by MindSpore, incomplete last batch
+dropped. Eval columns: `clip (V, T*3, H, W)` (V = num_clips * num_crops views), `label`, `index` (the video's row
+in the list file). Eval sharding is done here: shard k takes rows k, k + S, ... padded with index -1 rows (zero
+clips, masked out by the evaluator) so every shard runs the same number of full batches and every video is
+seen exactly once across shards.
+"""
+import atexit
+import logging
+import math
+import multiprocessing
+
+import mindspore.dataset as ds
+import numpy as np
+
+from src.data.records import BadSampleError, read_list_file
+from src.data.sampling import sample_clip_indices
+from src.data.sources import create_reader
+from src.data.transforms import EvalTransform, TrainTransform
+
+logger = logging.getLogger(__name__)
+MAX_TRAIN_RETRIES = 10
+
+
+class BadSampleCounter:
+    """Counts skipped samples across dataset worker processes (shared memory, inherited by fork)."""
+
+    def __init__(self, name):
+        self.name, self._value = name, multiprocessing.Value("i", 0)
+
+    def __deepcopy__(self, memo):
+        return self  # MindSpore deep-copies the pipeline; every copy must count into the same shared value
+
+    def add(self, message):
+        with self._value.get_lock():
+            self._value.value += 1
+        logger.warning("skipped bad sample: %s", message)
+
+    @property
+    def count(self):
+        return self._value.value
+
+    def report(self):
+        """Log the number of skipped samples (registered to run at exit)."""
+        if self.count:
+            logger.warning("%s: skipped %d bad samples in total", self.name, self.count)
+
+
+def eval_rows(num_videos, batch_size, num_shards=1, shard_id=0):
+    """List rows of one eval shard: rows shard_id, shard_id + S, ..., padded with -1 to equal full batches."""
+    per_shard = math.ceil(math.ceil(num_videos / num_shards) / batch_size) * batch_size
+    rows = np.arange(shard_id, num_videos, num_shards)
+    return np.concatenate([rows, np.full(per_shard - len(rows), -1)])
+
+
+class ClipSource:
+    """Random-access source for `mindspore.dataset.GeneratorDataset`: record -> indices -> frames -> clip."""
+
+    def __init__(self, records, reader, num_segments, transform, sampling="segment", num_clips=1,
+                 rows=None, skip_bad_samples=False, seed=None, counter=None):
+        self.records, self.reader, self.transform = records, reader, transform
+        self.num_segments, self.sampling, self.num_clips = num_segments, sampling, num_clips
+        self.rows, self.seed = rows, seed
+        self.skip_bad_samples, self.counter = skip_bad_samples, counter
+        self._visits = {}
+
+    def __len__(self):
+        return len(self.records) if self.rows is None else len(self.rows)
+
+    def __getitem__(self, item):
+        return self.train_item(item) if self.rows is None else self.eval_item(item)
+
+    def rng(self, item):
+        """Per-sample generator: OS entropy, or (seed, item, visit) so a fixed seed repeats the augmentations."""
+        if self.seed is None:
+            return np.random.default_rng()
+        self._visits[item] = self._visits.get(item, -1) + 1
+        return np.random.default_rng((self.seed, item, self._visits[item]))
+
+    def train_item(self, item):
+        rng = self.rng(item)
+        for _ in range(MAX_TRAIN_RETRIES):
+            record = self.records[item]
+            try:
+                indices = sample_clip_indices(record.num_frames, self.num_segments, self.sampling, 1, rng)
+                clip, label = self.transform(self.reader.read(record, indices[0]), record.label, rng)
+                return clip, np.int32(label)
+            except BadSampleError as err:
+                if not self.skip_bad_samples:
+                    raise
+                self.counter.add(str(err))
+                item = int(rng.integers(len(self.records)))  # train on another random video instead
+        raise BadSampleError(f"{MAX_TRAIN_RETRIES} bad samples in a row; last: {record.path}")
+
+    def eval_item(self, item):
+        row = int(self.rows[item])
+        if row >= 0:
+            record = self.records[row]
+            try:
+                indices = sample_clip_indices(record.num_frames, self.num_segments, self.sampling, self.num_clips)
+                views = self.transform(self.reader.read(record, indices.reshape(-1)), self.num_clips)
+                return views, np.int32(record.label), np.int32(row)
+            except BadSampleError as err:
+                if not self.skip_bad_samples:
+                    raise
+                self.counter.add(str(err))  # the row is masked out like padding
+        size = self.transform.crop_size
+        views = np.zeros((self.num_clips * self.transform.num_crops, self.num_segments * 3, size, size), np.float32)
+        return views, np.int32(0), np.int32(-1)
+
+
+def create_dataset(list_file, data_root, training, batch_size, num_segments=8, *, source="frames",
+                   frame_template="{:06d}.jpg", num_classes=None, sampling="segment", num_clips=1, num_crops=1,
+                   crop_size=224, scale_size=256, flip=False, flip_pairs=(), num_parallel_workers=2,
+                   num_shards=None, shard_id=None, skip_bad_samples=False, seed=None):
+    """Batched clips from the videos of `list_file` (paths relative to `data_root`).
+
+    source: 'frames' (JPEG folders named by `frame_template`, 1-based) or 'video' (files decoded by OpenCV).
+    sampling: 'segment' or 'dense'; eval takes `num_clips` clips (segment: 1 or 2; dense: any, 10 in the
+    reference) x `num_crops` crops (1 centre or 3 along the long side) of side `crop_size` after resizing the short
+    side to `scale_size`. Train: multi-scale crop resized to `crop_size`, `flip` (mirrored labels per
+    `flip_pairs`). Bad samples raise BadSampleError naming the file; with `skip_bad_samples` they are logged and
+    counted (train: another video is drawn; eval: the row is masked as padding), the count logged at exit.
+    """
+    records = read_list_file(list_file, num_classes, skip_bad_samples)
+    reader = create_reader(source, data_root, frame_template)
+    num_shards, shard_id = num_shards or 1, shard_id or 0
+    counter = BadSampleCounter(list_file)
+    atexit.register(counter.report)
+    if training:
+        transform = TrainTransform(crop_size, scale_size, flip=flip, flip_pairs=flip_pairs)
+        rows, columns = None, ["clip", "label"]
+    else:
+        transform = EvalTransform(crop_size, scale_size, num_crops)
+        rows, columns = eval_rows(len(records), batch_size, num_shards, shard_id), ["clip", "label", "index"]
+    clip_source = ClipSource(records, reader, num_segments, transform, sampling, 1 if training else num_clips,
+                             rows, skip_bad_samples, seed, counter)
+    shard_args = {"num_shards": num_shards, "shard_id": shard_id} if training and num_shards > 1 else {}
+    dataset = ds.GeneratorDataset(clip_source, columns, shuffle=training, num_parallel_workers=num_parallel_workers,
+                                  python_multiprocessing=num_parallel_workers > 1, **shard_args)
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+    dataset.bad_samples = counter  # .count / .report() for the training or eval script
+    return dataset

@@ -1,0 +1,107 @@
+"""Frame sources: JPEG frame folders and raw videos (mp4, webm, avi, ... through OpenCV/FFmpeg).
+
+`read(record, indices)` returns the frames at exactly the 0-based `indices`, as one `(K, H, W, 3)` uint8 RGB
+array, or raises BadSampleError naming the file. Videos are decoded sequentially from the start (frames before
+the last wanted one are grabbed but not converted): container headers lie about frame counts and seeking is
+inexact for several codecs, so neither is trusted.
+"""
+import os
+
+import cv2
+import numpy as np
+
+from src.data.records import BadSampleError
+
+cv2.setNumThreads(1)  # parallelism comes from the dataset workers; OpenCV's own threads would oversubscribe
+
+
+def decode_image(path):
+    """Read an image file as HxWx3 uint8 RGB; raise BadSampleError if it is missing, unreadable or truncated."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise BadSampleError(f"{path}: cannot read frame ({err.strerror})") from None
+    if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-64:].tobytes():
+        raise BadSampleError(f"{path}: truncated JPEG (no end-of-image marker)")  # libjpeg would pad it grey
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise BadSampleError(f"{path}: corrupt or unsupported image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
+
+
+def stack_frames(frames, path):
+    """Stack decoded frames into (K, H, W, 3); frames of different sizes are an error."""
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1:
+        raise BadSampleError(f"{path}: frames differ in size {sorted(shapes)}")
+    return np.stack(frames)
+
+
+class FrameFolderReader:
+    """Frames stored as `<root>/<record.path>/<template.format(index + start_index)>`."""
+
+    def __init__(self, root, template="{:06d}.jpg", start_index=1):
+        self.root, self.template, self.start_index = root, template, start_index
+
+    def read(self, record, indices):
+        folder = os.path.join(self.root, record.path)
+        decoded = {i: decode_image(os.path.join(folder, self.template.format(i + self.start_index)))
+                   for i in sorted(set(indices.tolist()))}
+        return stack_frames([decoded[i] for i in indices.tolist()], folder)
+
+
+def open_video(path):
+    """Open a video with OpenCV/FFmpeg or raise BadSampleError."""
+    if not os.path.isfile(path):
+        raise BadSampleError(f"{path}: video file not found")
+    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    if not capture.isOpened():
+        raise BadSampleError(f"{path}: cannot open video")
+    return capture
+
+
+def count_video_frames(path):
+    """Count the frames of a video by decoding it (headers are not trusted); raise if it has none."""
+    capture = open_video(path)
+    count = 0
+    while capture.grab():
+        count += 1
+    capture.release()
+    if count == 0:
+        raise BadSampleError(f"{path}: no decodable frame")
+    return count
+
+
+class VideoReader:
+    """Frames decoded from `<root>/<record.path>` (a video file), sequentially up to the last wanted frame."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def read(self, record, indices):
+        path = os.path.join(self.root, record.path)
+        wanted = set(indices.tolist())
+        last = max(wanted)
+        capture, decoded = open_video(path), {}
+        try:
+            for i in range(last + 1):
+                if not capture.grab():
+                    raise BadSampleError(f"{path}: video ended after {i} frames but the list says "
+                                         f"{record.num_frames} (frame {last + 1} wanted)")
+                if i in wanted:
+                    ok, frame = capture.retrieve()
+                    if not ok:
+                        raise BadSampleError(f"{path}: cannot decode frame {i + 1}")
+                    decoded[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frame)
+        finally:
+            capture.release()
+        return stack_frames([decoded[i] for i in indices.tolist()], path)
+
+
+def create_reader(source, root, frame_template="{:06d}.jpg", start_index=1):
+    """`source` 'frames' (JPEG folders named by `frame_template`) or 'video' (files read through OpenCV)."""
+    if source == "frames":
+        return FrameFolderReader(root, frame_template, start_index)
+    if source == "video":
+        return VideoReader(root)
+    raise ValueError(f"source must be 'frames' or 'video', got {source!r}")

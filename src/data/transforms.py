@@ -1,0 +1,120 @@
+"""Clip transforms: one crop/flip decision for all frames of a clip, then ImageNet normalisation.
+
+Boxes are computed on the frame as if its short side were resized to `scale_size` (the reference frames are
+extracted at short side 256), then mapped back to the native frame, so each frame is cropped and resized once.
+Frames are `(K, H, W, 3)` uint8 RGB; the network input is `(K*3, H, W)` float32, channel index = t*3 + c.
+"""
+import cv2
+import numpy as np
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+MULTI_SCALES = (1, .875, .75, .66)
+SSV2_FLIP_PAIRS = ((86, 87), (93, 94), (166, 167))  # "... from left to right" <-> "... from right to left"
+
+
+def scaled_shape(height, width, scale_size):
+    """(h, w) after resizing the short side to `scale_size` keeping the aspect ratio (torchvision rounding)."""
+    if height <= width:
+        return scale_size, int(scale_size * width / height)
+    return int(scale_size * height / width), scale_size
+
+
+def fixed_offsets(height, width, crop_h, crop_w):
+    """The 13 fixed crop positions (x, y) of the reference multi-scale crop."""
+    w_step, h_step = (width - crop_w) // 4, (height - crop_h) // 4
+    grid = [(0, 0), (4, 0), (0, 4), (4, 4), (2, 2), (0, 2), (4, 2), (2, 4), (2, 0), (1, 1), (3, 1), (1, 3), (3, 3)]
+    return [(i * w_step, j * h_step) for i, j in grid]
+
+
+def multi_scale_crop_box(height, width, crop_size, rng, scales=MULTI_SCALES, max_distort=1):
+    """Random box (x, y, w, h): sides from `scales` x short side (indices differing <= max_distort), 13 positions."""
+    sizes = [int(min(height, width) * s) for s in scales]
+    sizes = [crop_size if abs(s - crop_size) < 3 else s for s in sizes]  # snap sizes near the output size
+    pairs = [(w, h) for i, h in enumerate(sizes) for j, w in enumerate(sizes) if abs(i - j) <= max_distort]
+    crop_w, crop_h = pairs[rng.integers(len(pairs))]
+    offsets = fixed_offsets(height, width, crop_h, crop_w)
+    x, y = offsets[rng.integers(len(offsets))]
+    return x, y, crop_w, crop_h
+
+
+def centre_crop_box(height, width, crop_size):
+    """Centre box (x, y, w, h) of side `crop_size`."""
+    return int(round((width - crop_size) / 2)), int(round((height - crop_size) / 2)), crop_size, crop_size
+
+
+def three_crop_boxes(height, width, crop_size):
+    """Boxes at the start, centre and end of the long side (left/centre/right for landscape frames)."""
+    if width >= height:
+        step = (width - crop_size) // 2
+        return [(k * step, (height - crop_size) // 2, crop_size, crop_size) for k in (0, 1, 2)]
+    step = (height - crop_size) // 2
+    return [((width - crop_size) // 2, k * step, crop_size, crop_size) for k in (0, 1, 2)]
+
+
+def crop_resize(frames, box, out_size, scale=1.0):
+    """Crop `box` (in coordinates scaled by `scale`) from every frame and resize to out_size x out_size."""
+    x, y, w, h = (int(round(v / scale)) for v in box)
+    height, width = frames.shape[1:3]
+    x, y = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
+    w, h = max(1, min(w, width - x)), max(1, min(h, height - y))
+    crops = frames[:, y:y + h, x:x + w]
+    if (h, w) == (out_size, out_size):
+        return np.ascontiguousarray(crops)
+    interpolation = cv2.INTER_AREA if w > out_size else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(c, (out_size, out_size), interpolation=interpolation) for c in crops])
+
+
+def normalize(frames, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """(K, H, W, 3) uint8 RGB -> (K*3, H, W) float32, (x/255 - mean) / std."""
+    k, h, w, _ = frames.shape
+    clip = frames.transpose(0, 3, 1, 2).astype(np.float32)  # [K, H, W, 3] -> [K, 3, H, W]
+    clip *= (1 / (255 * np.asarray(std, np.float32)))[:, None, None]
+    clip -= (np.asarray(mean, np.float32) / np.asarray(std, np.float32))[:, None, None]
+    return clip.reshape(k * 3, h, w)  # [K, 3, H, W] -> [K*3, H, W]
+
+
+def flip_label_map(pairs):
+    """{a: b, b: a} for each pair (a, b): the label a video gets when mirrored."""
+    mapping = {}
+    for a, b in pairs:
+        mapping[int(a)], mapping[int(b)] = int(b), int(a)
+    return mapping
+
+
+class TrainTransform:
+    """Multi-scale crop + resize to `crop_size`, optional horizontal flip (labels mapped), normalise."""
+
+    def __init__(self, crop_size=224, scale_size=256, scales=MULTI_SCALES, flip=False, flip_pairs=()):
+        self.crop_size, self.scale_size, self.scales = crop_size, scale_size, scales
+        self.flip, self.label_map = flip, flip_label_map(flip_pairs)
+
+    def __call__(self, frames, label, rng):
+        """frames (T, H, W, 3) uint8 -> clip (T*3, crop, crop) float32 and the (possibly mapped) label."""
+        height, width = scaled_shape(*frames.shape[1:3], self.scale_size)
+        box = multi_scale_crop_box(height, width, self.crop_size, rng, self.scales)
+        clip = crop_resize(frames, box, self.crop_size, self.scale_size / min(frames.shape[1:3]))
+        if self.flip and rng.random() < 0.5:
+            clip = clip[:, :, ::-1]
+            label = self.label_map.get(label, label)
+        return normalize(clip), label
+
+
+class EvalTransform:
+    """Resize the short side to `scale_size` (aspect kept), then 1 centre crop or 3 crops, normalise."""
+
+    def __init__(self, crop_size=224, scale_size=256, num_crops=1):
+        if num_crops not in (1, 3):
+            raise ValueError(f"num_crops must be 1 or 3, got {num_crops}")
+        self.crop_size, self.scale_size, self.num_crops = crop_size, scale_size, num_crops
+
+    def __call__(self, frames, num_clips=1):
+        """frames (num_clips*T, H, W, 3) uint8 -> views (num_clips*num_crops, T*3, crop, crop), clip-major."""
+        height, width = scaled_shape(*frames.shape[1:3], self.scale_size)
+        if self.num_crops == 1:
+            boxes = [centre_crop_box(height, width, self.crop_size)]
+        else:
+            boxes = three_crop_boxes(height, width, self.crop_size)
+        scale = self.scale_size / min(frames.shape[1:3])
+        clips = frames.reshape(num_clips, -1, *frames.shape[1:])  # [V*T, H, W, 3] -> [V, T, H, W, 3]
+        return np.stack([normalize(crop_resize(c, box, self.crop_size, scale)) for c in clips for box in boxes])
