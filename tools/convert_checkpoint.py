@@ -1,0 +1,84 @@
+"""Convert a PyTorch TSM/TSN or torchvision ResNet `.pth` (or a MindSpore `.ckpt`) to a strictly loadable `.ckpt`.
+
+    python tools/convert_checkpoint.py --src TSM_somethingv2_RGB_resnet50_shift8_blockres_avg_segment8_e45.pth \\
+        --dst tsm_r50_sthv2.ckpt --arch tsm --depth 50 --num_segments 8
+    python tools/convert_checkpoint.py --src resnet50-0676ba61.pth --dst resnet50_imagenet.ckpt --init_only
+
+The result is verified by loading it strictly into a freshly built network; any problem exits non-zero.
+"""
+import argparse
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import src  # noqa: E402,F401  (CPU runtime defaults before MindSpore starts)
+from src.checkpoint import (CheckpointError, convert_params, detect_layout, infer_num_classes,  # noqa: E402
+                            load_checkpoint, network_shapes, read_params, save_params)
+from src.models import ARCHS, create_model  # noqa: E402
+
+DEFAULT_INIT_CLASSES = 174  # any value works with --init_only: the classifier is not converted
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--src", required=True, help="input .pth (torch zip) or .ckpt")
+    parser.add_argument("--dst", required=True, help="output MindSpore .ckpt")
+    parser.add_argument("--arch", default="tsm", choices=sorted(ARCHS), help="network the weights are for")
+    parser.add_argument("--depth", type=int, default=50, choices=(18, 34, 50, 101), help="ResNet depth")
+    parser.add_argument("--num_classes", type=int, default=None,
+                        help="classifier outputs (default: the rows of the stored classifier)")
+    parser.add_argument("--num_segments", type=int, default=8, help="frames per clip")
+    parser.add_argument("--shift_div", type=int, default=8, help="1/shift_div of the channels shift each way")
+    parser.add_argument("--init_only", action="store_true",
+                        help="backbone initialisation (e.g. torchvision ImageNet): the classifier is not converted")
+    return parser.parse_args(argv)
+
+
+def resolve_num_classes(args, raw):
+    """--num_classes, else the stored classifier's rows; without a classifier only --init_only can go on."""
+    if args.num_classes is not None:
+        return args.num_classes
+    stored = infer_num_classes(raw, args.src)
+    if stored is not None:
+        return stored
+    if args.init_only:
+        return DEFAULT_INIT_CLASSES
+    raise CheckpointError(f"{args.src} holds no classifier (new_fc): pass --init_only to convert the backbone, "
+                          f"or --num_classes")
+
+
+def convert(args):
+    """Read, map, check, write and verify; return a one-line summary."""
+    raw = read_params(args.src)
+    num_classes = resolve_num_classes(args, raw)
+    net = create_model(args.arch, depth=args.depth, num_classes=num_classes, num_segments=args.num_segments,
+                       shift_div=args.shift_div)
+    params = convert_params(raw, network_shapes(net), init_only=args.init_only, source=args.src)
+    save_params(params, args.dst)
+    fresh = create_model(args.arch, depth=args.depth, num_classes=num_classes, num_segments=args.num_segments,
+                         shift_div=args.shift_div)
+    try:
+        left = load_checkpoint(fresh, args.dst, init_only=args.init_only)
+    except CheckpointError:
+        os.remove(args.dst)  # never leave an unverified output behind
+        raise
+    kept = f", classifier not converted ({', '.join(left)})" if left else ""
+    return (f"wrote {args.dst}: {len(params)} parameters from {args.src} ({detect_layout(list(raw))} layout), "
+            f"verified by a strict load into {args.arch}-R{args.depth} with {num_classes} classes{kept}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        print(convert(args))
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(main())
