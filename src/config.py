@@ -41,6 +41,10 @@ class Config:
     # checkpoints
     pretrained: str = _key('', 'ImageNet initialisation: a torchvision resnet .pth or its converted .ckpt')
     ckpt: str = _key('', 'checkpoint to evaluate or export (Hub .ckpt, converted .pth, or ours)')
+    # export
+    file_format: str = _key('MINDIR', 'export format (AIR needs an Ascend backend)', ('MINDIR', 'AIR', 'ONNX'))
+    file_name: str = _key('tsm', 'exported file name without extension (relative to output_dir)')
+    crop_size: int = _key(224, 'network input height and width')
     # optimisation (DESIGN section 4: SGD, lr 0.01 at global batch 64, x0.1 at epochs 20 and 40)
     batch_size: int = _key(8, 'clips per device and step')
     epochs: int = _key(50, 'training epochs')

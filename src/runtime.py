@@ -16,3 +16,14 @@ def apply_env_defaults(environ=os.environ):
             environ[key] = value
             applied.append(key)
     return applied
+
+
+def init_context(device_target, mode='graph', device_id=None):
+    """Select the device and execution mode ('graph' or 'pynative') for an entry script."""
+    import mindspore as ms
+
+    ms.set_context(mode=ms.GRAPH_MODE if mode == 'graph' else ms.PYNATIVE_MODE)
+    if device_id is None:
+        ms.set_device(device_target)
+    else:
+        ms.set_device(device_target, device_id)

@@ -6,6 +6,7 @@ import pytest
 import mindspore as ms
 
 import numpy_tsm
+from helpers import randomize, relative_error
 from src.models import create_model
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
@@ -23,32 +24,9 @@ def published_params():
     return params
 
 
-def randomize(net, seed=0):
-    """Give every parameter random values (BN variances positive) and return them as a NumPy dict."""
-    rng = np.random.default_rng(seed)
-    values = {}
-    for p in net.get_parameters():
-        shape = tuple(p.shape)
-        if p.name.endswith('moving_variance'):
-            v = rng.uniform(0.5, 1.5, shape)
-        elif p.name.endswith('gamma'):
-            v = rng.uniform(0.5, 1.0, shape)
-        elif len(shape) >= 2:
-            v = rng.standard_normal(shape) * np.sqrt(1.0 / np.prod(shape[1:]))
-        else:
-            v = rng.standard_normal(shape) * 0.1
-        values[p.name] = v.astype(np.float32)
-        p.set_data(ms.Tensor(values[p.name]))
-    return values
-
-
 def logits(net, clips):
     net.set_train(False)
     return net(ms.Tensor(clips)).asnumpy()
-
-
-def relative_error(actual, expected):
-    return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
 
 
 def test_tsm_r50_carries_exactly_the_published_names_and_shapes():

@@ -1,0 +1,26 @@
+"""Small helpers shared by the tests."""
+import numpy as np
+import mindspore as ms
+
+
+def randomize(net, seed=0):
+    """Give every parameter random, well-scaled values (BN variances positive); return them as a NumPy dict."""
+    rng = np.random.default_rng(seed)
+    values = {}
+    for p in net.get_parameters():
+        shape = tuple(p.shape)
+        if p.name.endswith('moving_variance'):
+            v = rng.uniform(0.5, 1.5, shape)
+        elif p.name.endswith('gamma'):
+            v = rng.uniform(0.5, 1.0, shape)
+        elif len(shape) >= 2:
+            v = rng.standard_normal(shape) * np.sqrt(1.0 / np.prod(shape[1:]))
+        else:
+            v = rng.standard_normal(shape) * 0.1
+        values[p.name] = v.astype(np.float32)
+        p.set_data(ms.Tensor(values[p.name]))
+    return values
+
+
+def relative_error(actual, expected):
+    return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
