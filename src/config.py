@@ -38,13 +38,29 @@ class Config:
     shift_place: str = _key('blockres', 'blockres: shift the residual branch; block: the whole block input',
                             ('blockres', 'block'))
     dropout: float = _key(0.5, 'drop probability before the classifier')
+    # data (DESIGN section 5): list lines `<path> <num_frames> <label>`, paths relative to data_root
+    data_root: str = _key('', 'folder holding the frame folders or videos named in the list files')
+    train_list: str = _key('', 'training list file')
+    val_list: str = _key('', 'validation list file')
+    crop_size: int = _key(224, 'network input height and width (train crops are resized to it)')
+    class_names: str = _key('', 'optional class file, one name per line in label order (for readable output)')
+    source: str = _key('frames', 'frames: JPEG folders; video: files decoded by OpenCV', ('frames', 'video'))
+    frame_template: str = _key('{:06d}.jpg', 'frame file names, 1-based (SSv1 {:05d}.jpg, MMAction2 img_{:05d}.jpg)')
+    scale_size: int = _key(256, 'short side the frames are resized to before cropping')
+    flip: bool = _key(False, 'random horizontal flip in training (off for Something-Something)')
+    flip_pairs: list[int] = _key([], 'labels swapped by a flip, as consecutive pairs (SSv2: [86,87,93,94,166,167])')
+    sampling: str = _key('segment', 'eval sampling: segment centres (2 clips adds segment starts) or dense windows',
+                         ('segment', 'dense'))
+    num_clips: int = _key(1, 'eval clips per video (segment: 1 or 2; dense: 10 in the reference)')
+    num_crops: int = _key(1, 'eval crops per clip: 1 centre or 3 along the long side', (1, 3))
+    num_parallel_workers: int = _key(8, 'data loading processes per device')
+    skip_bad_samples: bool = _key(False, 'skip unreadable samples (logged and counted) instead of stopping')
     # checkpoints
     pretrained: str = _key('', 'ImageNet initialisation: a torchvision resnet .pth or its converted .ckpt')
     ckpt: str = _key('', 'checkpoint to evaluate or export (Hub .ckpt, converted .pth, or ours)')
     # export
     file_format: str = _key('MINDIR', 'export format (AIR needs an Ascend backend)', ('MINDIR', 'AIR', 'ONNX'))
     file_name: str = _key('tsm', 'exported file name without extension (relative to output_dir)')
-    crop_size: int = _key(224, 'network input height and width')
     # optimisation (DESIGN section 4: SGD, lr 0.01 at global batch 64, x0.1 at epochs 20 and 40)
     batch_size: int = _key(8, 'clips per device and step')
     epochs: int = _key(50, 'training epochs')
