@@ -45,6 +45,8 @@ class FrameFolderReader:
 
     def read(self, record, indices):
         folder = os.path.join(self.root, record.path)
+        if not os.path.isdir(folder):
+            raise BadSampleError(f"{folder}: frame folder not found")
         decoded = {i: decode_image(os.path.join(folder, self.template.format(i + self.start_index)))
                    for i in sorted(set(indices.tolist()))}
         return stack_frames([decoded[i] for i in indices.tolist()], folder)
