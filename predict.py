@@ -1,0 +1,79 @@
+"""Classify one video file or frame folder: T segment-centre frames, short side scale_size, centre crop, top-5.
+
+    python predict.py clip.webm --ckpt tsm_r50_sthv2.ckpt --class_names category.txt --device_target CPU
+
+Without --ckpt the network is freshly initialised (a smoke test of the whole path: its predictions mean nothing).
+"""
+import logging
+import os
+import sys
+
+import numpy as np
+
+import src  # noqa: F401  (runtime defaults before MindSpore starts)
+import mindspore as ms
+
+from src.checkpoint import load_checkpoint
+from src.config import get_config
+from src.data import EvalTransform, VideoRecord, count_video_frames, create_reader, sample_clip_indices
+from src.models import create_model
+from src.runtime import init_context
+
+
+def count_folder_frames(folder, template):
+    """Frames 1, 2, ... present in `folder` under `template`; the first gap ends the video."""
+    count = 0
+    while os.path.isfile(os.path.join(folder, template.format(count + 1))):
+        count += 1
+    if count == 0:
+        raise FileNotFoundError(f"{folder}: no frame named like {template.format(1)!r}")
+    return count
+
+
+def load_clip(path, config):
+    """(1, T*3, crop, crop) float32 clip of the video or frame folder at `path`."""
+    root, name = os.path.split(os.path.abspath(path))
+    if os.path.isdir(path):
+        reader = create_reader('frames', root, config.frame_template)
+        num_frames = count_folder_frames(path, config.frame_template)
+    else:
+        reader, num_frames = create_reader('video', root), count_video_frames(path)
+    indices = sample_clip_indices(num_frames, config.num_segments)
+    frames = reader.read(VideoRecord(name, num_frames, 0), indices.reshape(-1))
+    return EvalTransform(config.crop_size, config.scale_size)(frames), num_frames
+
+
+def read_class_names(path, num_classes):
+    if not path:
+        return [str(i) for i in range(num_classes)]
+    with open(path, encoding='utf-8') as f:
+        names = [line.strip() for line in f if line.strip()]
+    if len(names) != num_classes:
+        raise ValueError(f"{path}: {len(names)} class names for num_classes={num_classes}")
+    return names
+
+
+def main(argv):
+    if not argv or argv[0].startswith('--'):
+        raise SystemExit(__doc__)
+    config = get_config(argv[1:])
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    init_context(config.device_target, config.mode)
+    net = create_model(config.arch, depth=config.depth, num_classes=config.num_classes,
+                       num_segments=config.num_segments, shift_div=config.shift_div, shift_place=config.shift_place)
+    if config.ckpt:
+        load_checkpoint(net, config.ckpt)
+    else:
+        logging.warning('no --ckpt: the network is freshly initialised and its predictions mean nothing')
+    names = read_class_names(config.class_names, config.num_classes)
+    clip, num_frames = load_clip(argv[0], config)
+    net.set_train(False)
+    logits = net(ms.Tensor(clip)).asnumpy()[0]
+    probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    print(f"{argv[0]}: {num_frames} frames, {config.num_segments} sampled")
+    for k in np.argsort(-logits)[:5]:
+        print(f"  {probs[k]:6.1%}  {k:4d}  {names[k]}")
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
