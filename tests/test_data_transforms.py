@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from src.data.transforms import (IMAGENET_MEAN, EvalTransform, TrainTransform, fixed_offsets,
-                                 multi_scale_crop_box, normalize)
+from src.data.transforms import (IMAGENET_MEAN, SSV2_FLIP_PAIRS, EvalTransform, TrainTransform, fixed_offsets,
+                                 flip_label_map, multi_scale_crop_box, normalize, resize_short_side)
 
 
 def random_frames(t=4, h=64, w=96, seed=0):
@@ -97,3 +97,16 @@ def test_eval_views_are_clip_major():
 def test_eval_rejects_other_crop_counts():
     with pytest.raises(ValueError):
         EvalTransform(num_crops=2)
+
+
+def test_flip_label_map_accepts_pairs_or_a_flat_list():
+    expected = {86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}
+    assert flip_label_map(SSV2_FLIP_PAIRS) == expected == flip_label_map([86, 87, 93, 94, 166, 167])
+    with pytest.raises(ValueError):
+        flip_label_map([86, 87, 93])
+
+
+@pytest.mark.parametrize("shape, expected", [((240, 427), (256, 455)), ((480, 270), (455, 256)),
+                                             ((256, 340), (256, 340))])
+def test_resize_short_side_keeps_aspect(shape, expected):
+    assert resize_short_side(np.zeros((*shape, 3), np.uint8), 256).shape == (*expected, 3)

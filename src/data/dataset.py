@@ -11,6 +11,7 @@ import logging
 import math
 import multiprocessing
 
+import cv2
 import mindspore.dataset as ds
 import numpy as np
 
@@ -124,6 +125,7 @@ def create_dataset(list_file, data_root, training, batch_size, num_segments=8, *
     counted (train: another video is drawn; eval: the row is masked as padding), the count logged at exit.
     """
     records = read_list_file(list_file, num_classes, skip_bad_samples)
+    cv2.setNumThreads(1)  # parallelism comes from the dataset workers; OpenCV's own threads would oversubscribe
     reader = create_reader(source, data_root, frame_template)
     num_shards, shard_id = num_shards or 1, shard_id or 0
     counter = BadSampleCounter(list_file)

@@ -12,7 +12,7 @@ import numpy as np
 
 from src.data.records import BadSampleError
 
-cv2.setNumThreads(1)  # parallelism comes from the dataset workers; OpenCV's own threads would oversubscribe
+VIDEO_EXTENSIONS = (".webm", ".mp4", ".avi", ".mkv", ".mov")
 
 
 def decode_image(path):

@@ -75,7 +75,12 @@ def normalize(frames, mean=IMAGENET_MEAN, std=IMAGENET_STD):
 
 
 def flip_label_map(pairs):
-    """{a: b, b: a} for each pair (a, b): the label a video gets when mirrored."""
+    """{a: b, b: a} for each pair: the label a mirrored video gets. Pairs [(a, b), ...] or flat [a, b, ...]."""
+    pairs = list(pairs)
+    if pairs and np.ndim(pairs[0]) == 0:
+        if len(pairs) % 2:
+            raise ValueError(f"flip_pairs needs an even number of labels, got {pairs}")
+        pairs = list(zip(pairs[::2], pairs[1::2]))
     mapping = {}
     for a, b in pairs:
         mapping[int(a)], mapping[int(b)] = int(b), int(a)
@@ -118,3 +123,14 @@ class EvalTransform:
         scale = self.scale_size / min(frames.shape[1:3])
         clips = frames.reshape(num_clips, -1, *frames.shape[1:])  # [V*T, H, W, 3] -> [V, T, H, W, 3]
         return np.stack([normalize(crop_resize(c, box, self.crop_size, scale)) for c in clips for box in boxes])
+
+
+def resize_short_side(frame, size):
+    """Resize one HxWx3 frame so that its short side is `size`, keeping the aspect ratio."""
+    height, width = frame.shape[:2]
+    new_h, new_w = (size, int(round(width * size / height))) if height <= width else \
+        (int(round(height * size / width)), size)
+    if (new_h, new_w) == (height, width):
+        return frame
+    interpolation = cv2.INTER_AREA if new_h < height else cv2.INTER_LINEAR
+    return cv2.resize(frame, (new_w, new_h), interpolation=interpolation)
