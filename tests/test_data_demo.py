@@ -19,7 +19,7 @@ def test_layout_and_lists(tmp_path):
     assert [r.label for r in train] == [0, 1, 2, 3] and [r.label for r in val] == [0, 1, 2, 3]
     assert {r.path for r in train}.isdisjoint(r.path for r in val)
     frames = FrameFolderReader(str(tmp_path / "frames")).read(val[0], np.arange(6))
-    assert frames.shape == (6, 24, 32, 3)
+    assert len(frames) == 6 and frames[0].shape == (24, 32, 3)
 
 
 def test_deterministic_by_seed(tmp_path):

@@ -54,7 +54,7 @@ def test_frame_folder_reads_1_based_files_in_rgb(tmp_path, template):
     frames = numbered_frames(12)
     write_folder(tmp_path / "v1", frames, template)
     indices = np.array([0, 0, 3, 11, 5])
-    out = FrameFolderReader(str(tmp_path), template).read(VideoRecord("v1", 12, 0), indices)
+    out = np.stack(FrameFolderReader(str(tmp_path), template).read(VideoRecord("v1", 12, 0), indices))
     assert out.shape == (5, 48, 64, 3) and out.dtype == np.uint8
     np.testing.assert_allclose(out[:, 20, 20, 0], (indices + 1) * 10, atol=2)  # index 0 = file 1
     assert (out[:, 2, 2, 0] > 200).all() and (out[:, 2, 2, 2] < 50).all()  # red, not BGR-swapped
@@ -66,7 +66,7 @@ def test_video_reader_matches_sequential_decode(tmp_path, name, fourcc):
     reference = decode_all(tmp_path / name)
     assert len(reference) == 20 == count_video_frames(str(tmp_path / name))
     indices = np.array([1, 4, 4, 19, 0, 7])  # unsorted and repeated, as two eval clips give
-    out = create_reader("video", str(tmp_path)).read(VideoRecord(name, 20, 0), indices)
+    out = np.stack(create_reader("video", str(tmp_path)).read(VideoRecord(name, 20, 0), indices))
     np.testing.assert_array_equal(out, reference[indices])
     np.testing.assert_allclose(out[:, 30, 30, 1], (indices + 1) * 10, atol=6)
 
@@ -78,7 +78,7 @@ def test_real_footage_exact_frames(name, num_frames):
     assert len(reference) == num_frames == count_video_frames(path)
     indices = np.array([3, 31, 57, 88, 119, 0, 60, 100])
     reader = VideoReader(os.path.dirname(path))
-    np.testing.assert_array_equal(reader.read(VideoRecord(name, num_frames, 0), indices), reference[indices])
+    np.testing.assert_array_equal(np.stack(reader.read(VideoRecord(name, num_frames, 0), indices)), reference[indices])
 
 
 def test_video_shorter_than_its_list_line_is_an_error(tmp_path):

@@ -13,12 +13,13 @@ import multiprocessing
 
 import cv2
 import mindspore.dataset as ds
+import mindspore.dataset.vision as vision
 import numpy as np
 
 from src.data.records import BadSampleError, read_list_file
 from src.data.sampling import sample_clip_indices
 from src.data.sources import create_reader
-from src.data.transforms import EvalTransform, TrainTransform
+from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, TrainTransform
 
 logger = logging.getLogger(__name__)
 MAX_TRAIN_RETRIES = 10
@@ -107,8 +108,14 @@ class ClipSource:
                     raise
                 self.counter.add(str(err))  # the row is masked out like padding
         size = self.transform.crop_size
-        views = np.zeros((self.num_clips * self.transform.num_crops, self.num_segments * 3, size, size), np.float32)
+        views = np.zeros((self.num_clips * self.transform.num_crops, self.num_segments * 3, size, size), np.uint8)
         return views, np.int32(0), np.int32(-1)
+
+
+def normalize_op(num_segments):
+    """C++ `transforms.normalize` for uint8 (..., T*3, H, W) clips: no GIL, 4x less data through Python."""
+    mean, std = [255 * m for m in IMAGENET_MEAN], [255 * s for s in IMAGENET_STD]
+    return vision.Normalize(mean * num_segments, std * num_segments, is_hwc=False)
 
 
 def create_dataset(list_file, data_root, training, batch_size, num_segments=8, *, source="frames",
@@ -141,6 +148,7 @@ def create_dataset(list_file, data_root, training, batch_size, num_segments=8, *
     shard_args = {"num_shards": num_shards, "shard_id": shard_id} if training and num_shards > 1 else {}
     dataset = ds.GeneratorDataset(clip_source, columns, shuffle=training, num_parallel_workers=num_parallel_workers,
                                   python_multiprocessing=num_parallel_workers > 1, **shard_args)
+    dataset = dataset.map(normalize_op(num_segments), "clip", num_parallel_workers=num_parallel_workers)
     dataset = dataset.batch(batch_size, drop_remainder=training)
     dataset.bad_samples = counter  # .count / .report() for the training or eval script
     return dataset

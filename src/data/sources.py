@@ -1,9 +1,10 @@
 """Frame sources: JPEG frame folders and raw videos (mp4, webm, avi, ... through OpenCV/FFmpeg).
 
-`read(record, indices)` returns the frames at exactly the 0-based `indices`, as one `(K, H, W, 3)` uint8 RGB
-array, or raises BadSampleError naming the file. Videos are decoded sequentially from the start (frames before
-the last wanted one are grabbed but not converted): container headers lie about frame counts and seeking is
-inexact for several codecs, so neither is trusted.
+`read(record, indices)` returns the frames at exactly the 0-based `indices`, a list of K `(H, W, 3)` uint8 RGB
+arrays of one size (not stacked: the transforms crop them first), or raises BadSampleError naming the file.
+Videos are decoded sequentially from the start (frames before the last wanted one are grabbed but not
+converted): container headers lie about frame counts and seeking is inexact for several codecs, so neither is
+trusted.
 """
 import os
 
@@ -29,12 +30,12 @@ def decode_image(path):
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
 
 
-def stack_frames(frames, path):
-    """Stack decoded frames into (K, H, W, 3); frames of different sizes are an error."""
+def same_size(frames, path):
+    """The frames, checked to be of one size."""
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         raise BadSampleError(f"{path}: frames differ in size {sorted(shapes)}")
-    return np.stack(frames)
+    return frames
 
 
 class FrameFolderReader:
@@ -49,7 +50,7 @@ class FrameFolderReader:
             raise BadSampleError(f"{folder}: frame folder not found")
         decoded = {i: decode_image(os.path.join(folder, self.template.format(i + self.start_index)))
                    for i in sorted(set(indices.tolist()))}
-        return stack_frames([decoded[i] for i in indices.tolist()], folder)
+        return same_size([decoded[i] for i in indices.tolist()], folder)
 
 
 def open_video(path):
@@ -97,7 +98,7 @@ class VideoReader:
                     decoded[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frame)
         finally:
             capture.release()
-        return stack_frames([decoded[i] for i in indices.tolist()], path)
+        return same_size([decoded[i] for i in indices.tolist()], path)
 
 
 def create_reader(source, root, frame_template="{:06d}.jpg", start_index=1):

