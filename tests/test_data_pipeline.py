@@ -78,8 +78,7 @@ def test_eval_clip_is_exactly_the_sampled_frames(demo):
     record = read_list_file(paths["val"])[int(index[2])]
     frames = []
     for i in sample_clip_indices(record.num_frames, T, num_clips=2).reshape(-1):  # file numbers are i + 1
-        image = cv2.imread(os.path.join(root, "frames", record.path, f"{i + 1:06d}.jpg"))
-        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        frames.append(cv2.imread(os.path.join(root, "frames", record.path, f"{i + 1:06d}.jpg")))
     expected = normalize(EvalTransform(**SIZE)(np.stack(frames), num_clips=2))  # the C++ op does the same sums
     np.testing.assert_allclose(clip[2], expected, atol=1e-5)
 
@@ -124,7 +123,7 @@ def test_raw_video_source_gives_the_same_clips_as_frames(demo, tmp_path):
         frames = FrameFolderReader(os.path.join(root, "frames")).read(record, np.arange(record.num_frames))
         writer = cv2.VideoWriter(str(tmp_path / f"{record.path}.avi"), cv2.VideoWriter_fourcc(*"FFV1"), 12, (48, 32))
         for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            writer.write(frame)
         writer.release()
         lines.append(f"{record.path}.avi {record.num_frames} {record.label}\n")
     (tmp_path / "videos.txt").write_text("".join(lines))

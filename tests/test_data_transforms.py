@@ -3,13 +3,17 @@ import cv2
 import numpy as np
 import pytest
 
-from src.data.transforms import (IMAGENET_MEAN, SSV2_FLIP_PAIRS, EvalTransform, TrainTransform, fixed_offsets,
-                                 flip_label_map, multi_scale_crop_box, normalize, resize_short_side,
-                                 to_channels_first)
+from src.data.transforms import (IMAGENET_MEAN, SSV2_FLIP_PAIRS, EvalTransform, TrainTransform, crop_to_clip,
+                                 fixed_offsets, flip_label_map, multi_scale_crop_box, normalize, resize_short_side)
 
 
 def random_frames(t=4, h=64, w=96, seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=(t, h, w, 3), dtype=np.uint8)
+
+
+def rgb_clip(frames):
+    """The expected layout: BGR (K, H, W, 3) -> RGB (K*3, H, W)."""
+    return np.ascontiguousarray(frames[..., ::-1].transpose(0, 3, 1, 2)).reshape(-1, *frames.shape[1:3])
 
 
 def test_multi_scale_crop_sizes_and_positions():
@@ -37,7 +41,7 @@ def test_train_crop_is_the_same_for_every_frame():
 
 def test_train_flip_mirrors_with_the_label_map_and_is_off_by_default():
     frames = random_frames(2, 32, 32)
-    plain = to_channels_first(frames)
+    plain = rgb_clip(frames)
     flipping = TrainTransform(crop_size=32, scale_size=32, scales=(1,), flip=True, flip_pairs=[(1, 2)])
     outcomes = set()
     for seed in range(30):
@@ -52,10 +56,10 @@ def test_train_flip_mirrors_with_the_label_map_and_is_off_by_default():
 
 
 def stripes(h, w):
-    """Red left quarter, blue right quarter, grey middle: shows which part of the frame a crop took."""
+    """BGR frame: red left quarter, blue right quarter, grey middle: shows which part of the frame a crop took."""
     frame = np.full((1, h, w, 3), 128, np.uint8)
-    frame[:, :, :w // 4] = (255, 0, 0)
-    frame[:, :, -w // 4:] = (0, 0, 255)
+    frame[:, :, :w // 4] = (0, 0, 255)
+    frame[:, :, -w // 4:] = (255, 0, 0)
     return frame
 
 
@@ -79,14 +83,16 @@ def test_cropping_native_frames_matches_resizing_first():
 
 def test_network_layout_and_normalisation():
     frames = np.zeros((2, 4, 5, 3), np.uint8)
-    frames[1, ..., 2] = 255
-    frames[0] = np.round(np.asarray(IMAGENET_MEAN) * 255)
-    clip = normalize(to_channels_first(frames))
-    assert clip.shape == (6, 4, 5) and clip.dtype == np.float32
+    frames[0] = np.round(np.asarray(IMAGENET_MEAN[::-1]) * 255)  # BGR
+    frames[1, ..., 2] = 255  # red
+    clip = crop_to_clip(frames, (0, 0, 5, 4), 4)  # the whole (uniform) frame, resized to 4 x 4
+    assert clip.shape == (6, 4, 4) and clip.dtype == np.uint8
+    clip = normalize(clip)
+    assert clip.dtype == np.float32
     np.testing.assert_allclose(clip[:3], 0, atol=0.01)  # channel index = t*3 + c
-    np.testing.assert_allclose(clip[5], (1 - 0.406) / 0.225, rtol=1e-5)
-    np.testing.assert_allclose(clip[3], -0.485 / 0.229, rtol=1e-5)
-    views = np.stack([frames[0], frames[1]]).reshape(2, 3, 4, 5)  # any uint8 (V, T*3, H, W)
+    np.testing.assert_allclose(clip[3], (1 - 0.485) / 0.229, rtol=1e-5)
+    np.testing.assert_allclose(clip[5], -0.406 / 0.225, rtol=1e-5)
+    views = rgb_clip(frames).reshape(2, 3, 4, 5)  # any uint8 (V, T*3, H, W)
     np.testing.assert_array_equal(normalize(np.stack([views, views]))[1], normalize(views))
 
 

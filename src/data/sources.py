@@ -1,7 +1,8 @@
 """Frame sources: JPEG frame folders and raw videos (mp4, webm, avi, ... through OpenCV/FFmpeg).
 
-`read(record, indices)` returns the frames at exactly the 0-based `indices`, a list of K `(H, W, 3)` uint8 RGB
-arrays of one size (not stacked: the transforms crop them first), or raises BadSampleError naming the file.
+`read(record, indices)` returns the frames at exactly the 0-based `indices`, a list of K `(H, W, 3)` uint8 arrays
+of one size in OpenCV's BGR order (not stacked or converted: the transforms crop them first and emit RGB), or
+raises BadSampleError naming the file.
 Videos are decoded sequentially from the start (frames before the last wanted one are grabbed but not
 converted): container headers lie about frame counts and seeking is inexact for several codecs, so neither is
 trusted.
@@ -17,7 +18,7 @@ VIDEO_EXTENSIONS = (".webm", ".mp4", ".avi", ".mkv", ".mov")
 
 
 def decode_image(path):
-    """Read an image file as HxWx3 uint8 RGB; raise BadSampleError if it is missing, unreadable or truncated."""
+    """Read an image file as HxWx3 uint8 BGR; raise BadSampleError if it is missing, unreadable or truncated."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
@@ -27,7 +28,7 @@ def decode_image(path):
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise BadSampleError(f"{path}: corrupt or unsupported image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
+    return image
 
 
 def same_size(frames, path):
@@ -95,7 +96,7 @@ class VideoReader:
                     ok, frame = capture.retrieve()
                     if not ok:
                         raise BadSampleError(f"{path}: cannot decode frame {i + 1}")
-                    decoded[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frame)
+                    decoded[i] = frame
         finally:
             capture.release()
         return same_size([decoded[i] for i in indices.tolist()], path)
