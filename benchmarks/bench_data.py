@@ -136,8 +136,17 @@ def run(root, epochs, repeats):
     return rows
 
 
+def cpu_model():
+    """The CPU model name (Linux), else the architecture."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.machine()
+
+
 def table(rows, num_videos):
-    lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    lines = [f"Machine: {cpu_model()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}, OpenCV {cv2.__version__}; {num_videos} videos x {NUM_FRAMES} "
              f"frames 455x256, {T} frames a clip at 224, batch {BATCH}.", "",
              "| source | pipeline | raw limit, 1 core: clips/s (CPU ms/clip) | 1 worker | 2 workers | "
