@@ -16,6 +16,7 @@ import mindspore as ms
 from src.checkpoint import load_checkpoint
 from src.config import get_config
 from src.data import EvalTransform, VideoRecord, count_video_frames, create_reader, sample_clip_indices
+from src.data.transforms import normalize
 from src.models import create_model
 from src.runtime import init_context
 
@@ -40,7 +41,7 @@ def load_clip(path, config):
         reader, num_frames = create_reader('video', root), count_video_frames(path)
     indices = sample_clip_indices(num_frames, config.num_segments)
     frames = reader.read(VideoRecord(name, num_frames, 0), indices.reshape(-1))
-    return EvalTransform(config.crop_size, config.scale_size)(frames), num_frames
+    return normalize(EvalTransform(config.crop_size, config.scale_size)(frames)), num_frames
 
 
 def read_class_names(path, num_classes):
