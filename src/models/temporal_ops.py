@@ -21,10 +21,13 @@ class TemporalShift(nn.Cell):
         nt, c, h, w = x.shape
         fold = c // self.shift_div
         x = x.reshape(-1, self.num_segments, c, h, w)  # [N*T, C, H, W] -> [N, T, C, H, W]
-        moved = ops.pad(x[:, :, :2 * fold], (0, 0, 0, 0, 0, 0, 1, 1))  # [N, T+2, 2*fold, H, W], zero frames at both ends
-        future = moved[:, 2:, :fold]  # frame t <- t+1
-        past = moved[:, :-2, fold:]  # frame t <- t-1
-        out = ops.concat((future, past, x[:, :, 2 * fold:]), axis=2)
+        # One split and one concat of whole channel blocks: on CPU, ops.pad and channel slices of 5-D tensors are
+        # several times slower than a copy of the feature map (see docs/README_benchmark.md).
+        future, past, rest = ops.split(x, (fold, fold, c - 2 * fold), axis=2)
+        zeros = ops.zeros_like(future[:, :1])  # [N, 1, fold, H, W]
+        future = ops.concat((future[:, 1:], zeros), axis=1)  # frame t <- t+1, zeros at t=T-1
+        past = ops.concat((zeros, past[:, :-1]), axis=1)  # frame t <- t-1, zeros at t=0
+        out = ops.concat((future, past, rest), axis=2)
         return out.reshape(nt, c, h, w)  # [N, T, C, H, W] -> [N*T, C, H, W]
 
 
@@ -43,8 +46,9 @@ class OnlineTemporalShift(nn.Cell):
         nt, c, h, w = x.shape
         fold = c // self.shift_div
         x = x.reshape(-1, self.num_segments, c, h, w)  # [N*T, C, H, W] -> [N, T, C, H, W]
-        past = ops.pad(x[:, :-1, :fold], (0, 0, 0, 0, 0, 0, 1, 0))  # [N, T, fold, H, W]: frame t <- t-1, zeros at t=0
-        out = ops.concat((past, x[:, :, fold:]), axis=2)
+        past, rest = ops.split(x, (fold, c - fold), axis=2)
+        past = ops.concat((ops.zeros_like(past[:, :1]), past[:, :-1]), axis=1)  # frame t <- t-1, zeros at t=0
+        out = ops.concat((past, rest), axis=2)
         return out.reshape(nt, c, h, w)  # [N, T, C, H, W] -> [N*T, C, H, W]
 
 

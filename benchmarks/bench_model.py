@@ -1,0 +1,272 @@
+"""TSN vs TSM speed and memory in one run: forward (inference, GRAPH_MODE), one train step, and the shift op alone.
+
+Every (configuration, arch) runs in a fresh subprocess, so its peak RSS is its own; TSN and TSM subprocesses
+alternate (A B A B ...) so that load drift on a shared machine hits both. Times are medians (and minima) over all
+timed runs after warm-up. Writes a markdown table to stdout and `--out`.
+
+    python benchmarks/bench_model.py                       # full run, 8 frames x 224, batch 1 and 8
+    python benchmarks/bench_model.py --depth 18 --image_size 32 --repeats 1 --rounds 1 --warmup 0   # smoke test
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import src  # noqa: E402,F401  (applies the CPU runtime defaults before MindSpore loads)
+
+ARCHS = ('tsn', 'tsm')
+
+
+def peak_rss_mb():
+    """High-water mark of this process's resident memory (VmHWM; ru_maxrss where /proc is missing)."""
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed_runs(step, warmup, repeats):
+    """Run `step` (which must block until its result is on the host) `warmup` times untimed, then time it."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def build_step(job):
+    """The callable one timed run executes: a forward, or a train step (forward + backward + SGD update)."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn
+    from src.models import create_model
+
+    net = create_model(job['arch'], depth=job['depth'], num_classes=job['num_classes'],
+                       num_segments=job['num_segments'])
+    rng = np.random.default_rng(0)
+    shape = (job['batch'], 3 * job['num_segments'], job['image_size'], job['image_size'])
+    clips = ms.Tensor(rng.standard_normal(shape).astype(np.float32))
+    if job['kind'] == 'forward':
+        net.set_train(False)
+        return lambda: net(clips).asnumpy()
+    labels = ms.Tensor(rng.integers(0, job['num_classes'], job['batch']).astype(np.int32))
+    optimizer = nn.SGD(net.trainable_params(), learning_rate=0.01, momentum=0.9)
+    train_step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), optimizer)
+    train_step.set_train(True)
+    return lambda: train_step(clips, labels).asnumpy()
+
+
+def shift_input_shapes(job):
+    """`(N*T, C, H, W)` of every TemporalShift input of a TSM net at batch 1, read by PyNative forward hooks."""
+    import numpy as np
+    import mindspore as ms
+    from src.models import TemporalShift, create_model
+
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    net = create_model('tsm', depth=job['depth'], num_classes=job['num_classes'], num_segments=job['num_segments'])
+    net.set_train(False)
+    shapes = []
+    for cell in net.cells_and_names():
+        if isinstance(cell[1], TemporalShift):
+            cell[1].register_forward_pre_hook(lambda _, args: shapes.append(tuple(args[0].shape)))
+    size = job['image_size']
+    net(ms.Tensor(np.zeros((1, 3 * job['num_segments'], size, size), np.float32)))
+    ms.set_context(mode=ms.GRAPH_MODE)
+    return shapes
+
+
+def run_shift_job(job):
+    """Time the shift alone on the real block inputs, against a plain copy of the same tensors (the floor)."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn
+    from src.models import TemporalShift
+
+    class ApplyEach(nn.Cell):
+        def __init__(self, ops_):
+            super().__init__()
+            self.ops = nn.CellList(ops_)
+
+        def construct(self, *xs):
+            return tuple(op(x) for op, x in zip(self.ops, xs))
+
+    class Copy(nn.Cell):
+        def construct(self, x):
+            return x * 1.0
+
+    shapes = shift_input_shapes(job)
+    rng = np.random.default_rng(0)
+    xs = [ms.Tensor(rng.standard_normal((job['batch'] * s[0],) + s[1:]).astype(np.float32)) for s in shapes]
+    cells = {'shift': ApplyEach([TemporalShift(job['num_segments']) for _ in shapes]),
+             'copy': ApplyEach([Copy() for _ in shapes])}
+    steps = {name: (lambda cell=cell: [out.asnumpy() for out in cell(*xs)][-1]) for name, cell in cells.items()}
+    times = {name: [] for name in steps}
+    for name, step in steps.items():
+        timed_runs(step, max(job['warmup'], 1), 0)  # compile
+    for _ in range(job['repeats']):  # interleaved
+        for name, step in steps.items():
+            times[name] += timed_runs(step, 0, 1)
+    return {'times': times, 'num_shifts': len(shapes), 'peak_rss_mb': peak_rss_mb()}
+
+
+def run_job(job):
+    """Worker entry: one configuration in this fresh process; returns times and peak memory."""
+    import mindspore as ms
+
+    ms.set_device(job['device_target'])
+    ms.set_context(mode=ms.GRAPH_MODE)
+    if job['kind'] == 'shift':
+        return run_shift_job(job)
+    step = build_step(job)
+    start = time.perf_counter()
+    step()
+    compile_s = time.perf_counter() - start
+    return {'times': timed_runs(step, job['warmup'], job['repeats']), 'compile_s': compile_s,
+            'peak_rss_mb': peak_rss_mb()}
+
+
+def spawn(job):
+    """Run `job` in a fresh interpreter and return its JSON result."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')])))
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), '--worker', json.dumps(job)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker failed for {job}:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def median(values):
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def measure_pair(base_job, rounds):
+    """TSN and TSM of one configuration, alternating subprocesses; pooled times and the highest peak RSS."""
+    pooled = {arch: {'times': [], 'peak_rss_mb': 0.0} for arch in ARCHS}
+    for _ in range(rounds):
+        for arch in ARCHS:
+            result = spawn(dict(base_job, arch=arch))
+            pooled[arch]['times'] += result['times']
+            pooled[arch]['peak_rss_mb'] = max(pooled[arch]['peak_rss_mb'], result['peak_rss_mb'])
+    return pooled
+
+
+def machine_info(device_target):
+    cpu = platform.processor() or 'unknown'
+    try:
+        with open('/proc/cpuinfo') as info:
+            cpu = next(line.split(':', 1)[1].strip() for line in info if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    import mindspore as ms
+    return {'cpu': cpu, 'cores': os.cpu_count(), 'mindspore': ms.__version__, 'device_target': device_target,
+            'ONEDNN_MAX_CPU_ISA': os.environ.get('ONEDNN_MAX_CPU_ISA', '(unset)'), 'python': platform.python_version()}
+
+
+def load_average():
+    return ' / '.join(f'{value:.2f}' for value in os.getloadavg())
+
+
+def model_rows(args, base):
+    """One row per (kind, batch): median/min ms, clips/s, overhead %, peak RSS for TSN and TSM."""
+    rows = []
+    configs = [('forward', batch) for batch in args.batch_sizes] + [('train step', args.train_batch_size)]
+    for kind, batch in configs:
+        pooled = measure_pair(dict(base, kind=kind.split()[0], batch=batch), args.rounds)
+        tsn, tsm = (median(pooled[arch]['times']) for arch in ARCHS)
+        tsn_min, tsm_min = (min(pooled[arch]['times']) for arch in ARCHS)
+        rows.append([f'{kind}, batch {batch}', f'{tsn * 1e3:.1f}', f'{tsm * 1e3:.1f}', f'{batch / tsn:.2f}',
+                     f'{batch / tsm:.2f}', f'{(tsm / tsn - 1) * 100:+.1f}', f'{(tsm_min / tsn_min - 1) * 100:+.1f}',
+                     f"{pooled['tsn']['peak_rss_mb']:.0f}", f"{pooled['tsm']['peak_rss_mb']:.0f}"])
+    return rows
+
+
+def shift_rows(args, base, forward_rows):
+    """The shift op alone per batch size, as a share of the TSN forward of the same batch."""
+    rows = []
+    for batch, forward_row in zip(args.batch_sizes, forward_rows):
+        result = spawn(dict(base, kind='shift', batch=batch))
+        shift, copy = (median(result['times'][name]) for name in ('shift', 'copy'))
+        tsn_ms = float(forward_row[1])
+        rows.append([f"{result['num_shifts']} shifts, batch {batch}", f'{shift * 1e3:.1f}', f'{copy * 1e3:.1f}',
+                     f'{shift * 1e3 / tsn_ms * 100:.1f}', f'{copy * 1e3 / tsn_ms * 100:.1f}'])
+    return rows
+
+
+def table(header, rows):
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    return lines + ['| ' + ' | '.join(row) + ' |' for row in rows]
+
+
+def report(args, machine, rows, shifts, loads):
+    size = f'{args.num_segments} frames x {args.image_size}'
+    lines = [f'## TSN vs TSM-R{args.depth} on {args.device_target} ({size}, GRAPH_MODE)', '']
+    lines += table(['configuration', 'TSN ms', 'TSM ms', 'TSN clips/s', 'TSM clips/s', 'shift overhead % (median)',
+                    'shift overhead % (min)', 'TSN peak RSS MB', 'TSM peak RSS MB'], rows)
+    lines += ['', 'Shift op alone on the real inputs of every shifted block (GRAPH_MODE, one graph), against a plain '
+              'copy of the same tensors (`x * 1.0`: the floor for any out-of-place shift):', '']
+    lines += table(['shift op', 'shift ms', 'copy ms', 'shift % of TSN forward', 'copy % of TSN forward'], shifts)
+    lines += ['', f'Times: median over {args.rounds} subprocess(es) per arch x {args.repeats} timed run(s) after '
+              f'{args.warmup} warm-up run(s), TSN/TSM alternating. Train step: forward + backward + SGD(momentum) '
+              'update, inference-mode forward otherwise. Peak RSS: VmHWM of the worker process (host memory).', '',
+              '| machine | |', '|---|---|']
+    lines += [f'| {key} | {value} |' for key, value in machine.items()]
+    lines += [f'| load average (1/5/15 min) at start | {loads[0]} |', f'| load average at end | {loads[1]} |']
+    return '\n'.join(lines) + '\n'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--device_target', default='CPU', choices=['CPU', 'GPU', 'Ascend'])
+    parser.add_argument('--depth', type=int, default=50, choices=[18, 34, 50, 101])
+    parser.add_argument('--image_size', type=int, default=224)
+    parser.add_argument('--num_segments', type=int, default=8)
+    parser.add_argument('--num_classes', type=int, default=174)
+    parser.add_argument('--batch_sizes', type=lambda s: [int(b) for b in s.split(',')], default=[1, 8],
+                        help='comma-separated forward batch sizes')
+    parser.add_argument('--train_batch_size', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=5, help='timed runs per worker subprocess')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed runs per worker after compilation')
+    parser.add_argument('--rounds', type=int, default=2, help='worker subprocesses per arch (TSN/TSM alternate)')
+    parser.add_argument('--out', default=str(ROOT / 'benchmarks/results/model_cpu.md'))
+    parser.add_argument('--worker', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if min(args.batch_sizes + [args.train_batch_size, args.repeats, args.rounds, args.image_size]) < 1:
+        parser.error('batch sizes, repeats, rounds and image_size must be positive')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_job(json.loads(args.worker))))
+        return
+    base = {key: getattr(args, key) for key in
+            ('device_target', 'depth', 'image_size', 'num_segments', 'num_classes', 'repeats', 'warmup')}
+    start_load = load_average()
+    rows = model_rows(args, base)
+    shifts = shift_rows(args, base, rows)
+    text = report(args, machine_info(args.device_target), rows, shifts, (start_load, load_average()))
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+
+
+if __name__ == '__main__':
+    main()
