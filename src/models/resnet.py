@@ -26,7 +26,10 @@ def down_sample(in_channels, out_channels, stride):
 
 
 class ResidualBlock(nn.Cell):
-    """Shared wiring: `input_op` acts on the whole block input (in-place shift), `conv1.temporal_op` on the branch."""
+    """Shared wiring: `input_op` acts on the whole block input (in-place shift), `conv1.temporal_op` on the branch.
+
+    Subclasses define `conv1` (a TemporalConv) and `rest(first)`, the residual branch after conv1.
+    """
 
     def __init__(self, input_op, down_sample_layer):
         super().__init__()
@@ -36,7 +39,11 @@ class ResidualBlock(nn.Cell):
 
     def construct(self, x):
         x = self.input_op(x)
-        return self.relu(self.branch(x) + self.down_sample_layer(x))
+        return self.merge(self.conv1(x), x)
+
+    def merge(self, first, x):
+        """The block after `conv1`: `first` is conv1's output, `x` the block input (for the shortcut)."""
+        return self.relu(self.rest(first) + self.down_sample_layer(x))
 
 
 class BasicBlock(ResidualBlock):
@@ -50,8 +57,8 @@ class BasicBlock(ResidualBlock):
         self.conv2 = conv2d(channels, channels, 3)
         self.bn2 = batch_norm(channels, zero_init=True)
 
-    def branch(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+    def rest(self, first):
+        x = self.relu(self.bn1(first))
         return self.bn2(self.conv2(x))
 
 
@@ -68,8 +75,8 @@ class Bottleneck(ResidualBlock):
         self.conv3 = conv2d(channels, channels * 4, 1)
         self.bn3 = batch_norm(channels * 4, zero_init=True)
 
-    def branch(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+    def rest(self, first):
+        x = self.relu(self.bn1(first))
         x = self.relu(self.bn2(self.conv2(x)))
         return self.bn3(self.conv3(x))
 
