@@ -73,6 +73,19 @@ class Config:
     momentum: float = _key(0.9, 'SGD momentum')
     weight_decay: float = _key(5e-4, 'L2 weight decay on conv/dense weights')
     clip_grad_norm: float = _key(20.0, 'global gradient-norm clip (0 disables)')
+    # training
+    partial_bn: bool = _key(False, 'freeze every BatchNorm but the first (statistics and affine), as TSN does')
+    amp_level: str = _key('auto', 'mixed precision; auto: O0 on CPU (float16 is slower there), O2 on Ascend/GPU',
+                          ('auto', 'O0', 'O1', 'O2', 'O3'))
+    loss_scale: float = _key(1024.0, 'loss scale with amp_level O1-O3 (initial value if dynamic)')
+    dynamic_loss_scale: bool = _key(True, 'halve the loss scale on overflow (the step is skipped), double it after '
+                                    '1000 good steps')
+    eval_every: int = _key(1, 'validate on val_list every k epochs and after the last (0: never)')
+    keep_checkpoints: int = _key(5, 'epoch checkpoints kept (the newest; 0 keeps all); the best is kept apart')
+    resume: str = _key('', 'continue a run from a training checkpoint, or "last" for the newest in output_dir')
+    log_every: int = _key(20, 'steps between progress lines')
+    # evaluation
+    out: str = _key('', 'eval.py: write the metrics and per-video top-5 predictions to this JSON file')
 
 
 def config_fields():

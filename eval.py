@@ -1,0 +1,96 @@
+"""Evaluate a checkpoint on the whole validation list (each video exactly once, also when distributed).
+
+    python eval.py --ckpt tsm_r50_sthv2.ckpt --device_target CPU --data_root D --val_list V            # 1 x 224
+    python eval.py ... --num_crops 3 --crop_size 256 --scale_size 256                                    # 3 crops
+    python eval.py ... --num_clips 2 --num_crops 3 --crop_size 256 --scale_size 256 --out results.json  # 2 x 3
+
+Reports top-1, top-5 and mean class accuracy (views' logits averaged). Accepts the Hub `.ckpt`, a converted or
+official `.pth`, and our training checkpoints. `--out` writes the metrics and every video's top-5 as JSON.
+"""
+import json
+import logging
+import os
+
+import src  # noqa: F401  (runtime defaults before MindSpore starts)
+import mindspore as ms
+
+from src.checkpoint import load_checkpoint
+from src.config import get_config
+from src.data import create_dataset, read_list_file
+from src.evaluate import MultiViewClassifier, evaluate, top_predictions
+from src.models import create_model
+from src.runtime import init_context
+from src.train_utils import all_reduce_sum, device_id_from_env, init_parallel, resolve_amp_level, setup_logging
+
+logger = logging.getLogger('eval')
+
+
+def protocol_name(config):
+    return (f"{config.num_clips} clip(s) x {config.num_crops} crop(s) of {config.crop_size}, short side "
+            f"{config.scale_size}, {config.num_segments} frames, {config.sampling} sampling")
+
+
+def read_class_names(path, num_classes):
+    if not path:
+        return None
+    with open(path, encoding='utf-8') as f:
+        names = [line.strip() for line in f if line.strip()]
+    if len(names) != num_classes:
+        raise SystemExit(f"{path}: {len(names)} class names, expected num_classes = {num_classes}")
+    return names
+
+
+def write_results(path, config, metrics, records, scores, class_names):
+    """Metrics plus, per video, its path, label and top-5 (class, logit[, name]) - JSON, written atomically."""
+    videos = []
+    for record, top in zip(records, top_predictions(scores)):
+        entry = {'video': record.path, 'label': record.label,
+                 'top5': [{'class': c, 'logit': s} for c, s in top]}
+        if class_names:
+            for item in entry['top5']:
+                item['name'] = class_names[item['class']]
+        videos.append(entry)
+    result = {'checkpoint': config.ckpt, 'arch': config.arch, 'protocol': protocol_name(config), **metrics,
+              'videos': videos}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + '.tmp', 'w') as f:
+        json.dump(result, f, indent=1)
+    os.replace(path + '.tmp', path)
+
+
+def main():
+    config = get_config()
+    if not (config.ckpt and config.val_list and config.data_root):
+        raise SystemExit('eval.py: --ckpt, --data_root and --val_list are required')
+    init_context(config.device_target, config.mode, device_id_from_env())
+    rank, group_size = init_parallel()
+    setup_logging(rank, group_size)
+    class_names = read_class_names(config.class_names, config.num_classes)
+    records = read_list_file(config.val_list, config.num_classes, config.skip_bad_samples)
+    dataset = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
+                             source=config.source, frame_template=config.frame_template,
+                             num_classes=config.num_classes, sampling=config.sampling, num_clips=config.num_clips,
+                             num_crops=config.num_crops, crop_size=config.crop_size, scale_size=config.scale_size,
+                             num_parallel_workers=config.num_parallel_workers, num_shards=group_size,
+                             shard_id=rank, skip_bad_samples=config.skip_bad_samples)
+    net = create_model(config.arch, depth=config.depth, num_classes=config.num_classes,
+                       num_segments=config.num_segments, shift_div=config.shift_div,
+                       shift_place=config.shift_place, dropout=config.dropout)
+    load_checkpoint(net, config.ckpt)
+    amp_level = resolve_amp_level(config.amp_level, config.device_target)
+    if amp_level != 'O0':
+        net = ms.amp.auto_mixed_precision(net, amp_level)
+    metrics, (scores, _, seen) = evaluate(MultiViewClassifier(net), dataset, len(records), config.num_classes,
+                                          all_reduce_sum if group_size > 1 else None, config.skip_bad_samples)
+    skipped = f" ({metrics['num_missing']} unreadable, skipped)" if metrics['num_missing'] else ''
+    logger.info('%s on %s (%s): top1 %.2f top5 %.2f mean class %.2f over %d videos%s', config.ckpt,
+                config.val_list, protocol_name(config), metrics['top1'], metrics['top5'], metrics['mean_class_acc'],
+                metrics['num_videos'], skipped)
+    if config.out and rank == 0:
+        write_results(config.out, config, metrics, [r for r, s in zip(records, seen) if s], scores[seen],
+                      class_names)
+        logger.info('wrote %s', config.out)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,88 @@
+"""Whole-set video classification metrics: multi-view logits averaged, padding masked, results all-reduced.
+
+Every rank predicts its shard of the eval set (`create_dataset(..., training=False)` pads shards with index -1);
+the predictions are scattered into one `(num_videos, K + 2)` table (logits, label, count) that an all-reduce sums,
+so every rank ends with the same full-set table and the metrics cover each video exactly once.
+"""
+import numpy as np
+from mindspore import nn
+
+
+class MultiViewClassifier(nn.Cell):
+    """`(N, V, T*3, H, W)` views (clips x crops) -> `(N, K)` logits averaged over the V views."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def construct(self, views):
+        n, v, c, h, w = views.shape
+        logits = self.net(views.reshape(n * v, c, h, w))  # [N, V, T*3, H, W] -> [N*V, T*3, H, W] -> [N*V, K]
+        return logits.reshape(n, v, -1).mean(axis=1)  # [N*V, K] -> [N, V, K] -> [N, K]
+
+
+def predict(classifier, dataset):
+    """Run the eval dataset once through a MultiViewClassifier: `(rows, logits, labels)` of this shard's real rows."""
+    classifier.set_train(False)
+    rows, logits, labels = [], [], []
+    for views, label, index in dataset.create_tuple_iterator(num_epochs=1):
+        index = index.asnumpy()
+        keep = index >= 0
+        if keep.any():
+            rows.append(index[keep])
+            logits.append(classifier(views).asnumpy().astype(np.float32)[keep])
+            labels.append(label.asnumpy()[keep])
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(logits), np.concatenate(labels)
+
+
+def gather_predictions(rows, logits, labels, num_videos, num_classes, all_reduce=None, allow_missing=False):
+    """Full-set `(scores (num_videos, K), labels (num_videos,), seen (num_videos,) bool)`.
+
+    Raises unless every video was predicted exactly once (`allow_missing`: bad samples skipped by the data
+    pipeline may be missing). all_reduce: sums a NumPy array over ranks (None: single process).
+    """
+    table = np.zeros((num_videos, num_classes + 2), np.float32)
+    if len(rows):
+        np.add.at(table, rows, np.concatenate([logits, labels[:, None], np.ones((len(rows), 1))], axis=1))
+    if all_reduce is not None:
+        table = all_reduce(table)
+    counts = table[:, -1]
+    missing, repeated = int(np.sum(counts == 0)), int(np.sum(counts > 1))
+    if repeated or (missing and not allow_missing) or missing == num_videos:
+        raise RuntimeError(f"evaluation must see each of the {num_videos} videos once: {missing} missing, "
+                           f"{repeated} seen more than once")
+    return table[:, :num_classes], np.rint(table[:, num_classes]).astype(np.int64), counts == 1
+
+
+def compute_metrics(scores, labels):
+    """top1, top5 and mean class accuracy (mean over the classes present of their top-1 recall), in percent."""
+    k = min(5, scores.shape[1])
+    topk = np.argsort(-scores, axis=1, kind='stable')[:, :k]
+    hit1 = topk[:, 0] == labels
+    hit5 = (topk == labels[:, None]).any(axis=1)
+    classes = np.unique(labels)
+    per_class = [hit1[labels == c].mean() for c in classes]
+    return {'top1': 100 * float(hit1.mean()), 'top5': 100 * float(hit5.mean()),
+            'mean_class_acc': 100 * float(np.mean(per_class)), 'num_videos': int(len(labels))}
+
+
+def top_predictions(scores, k=5):
+    """Per video: the k best (class, logit) pairs, best first."""
+    top = np.argsort(-scores, axis=1, kind='stable')[:, :k]
+    return [[(int(c), float(s[c])) for c in row] for row, s in zip(top, scores)]
+
+
+def evaluate(classifier, dataset, num_videos, num_classes, all_reduce=None, allow_missing=False):
+    """Metrics of a MultiViewClassifier over the whole eval set; also returns `(scores, labels, seen)` of all videos.
+
+    Build the classifier once and reuse it: each new cell compiles its graph again. `allow_missing`: see
+    gather_predictions; the metrics then cover the videos seen (`num_missing` says how many were not).
+    """
+    rows, logits, labels = predict(classifier, dataset)
+    scores, labels, seen = gather_predictions(rows, logits, labels, num_videos, num_classes, all_reduce,
+                                              allow_missing)
+    metrics = compute_metrics(scores[seen], labels[seen])
+    metrics['num_missing'] = int(num_videos - seen.sum())
+    return metrics, (scores, labels, seen)

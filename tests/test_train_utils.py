@@ -1,0 +1,307 @@
+"""Training helpers: lr schedule, parameter groups, the train step (clipping, overflow, AMP), partial BN,
+checkpoints (keep-k, best, resume state), callbacks (NaN stop, validation cadence, JSON lines), launch detection."""
+import json
+import os
+
+import numpy as np
+import pytest
+import mindspore as ms
+import mindspore.dataset as ds
+from mindspore import nn
+
+from src.checkpoint import CheckpointError, load_checkpoint
+from src.models import create_model
+from src.train_utils import (CheckpointManager, JsonLinesLog, NonFiniteLossError, ProgressLogger, Validator,
+                             create_lr_schedule, create_optimizer, create_param_groups, create_train_step,
+                             freeze_bn_except_first, resolve_amp_level, restore_training_state, save_curves,
+                             save_training_state, scale_lr, train_loop)
+from src.train_utils.parallel import device_id_from_env, launched_distributed
+
+
+# ------------------------------------------------------------------------------------------------ lr schedule
+def test_lr_scales_linearly_with_the_global_batch():
+    assert scale_lr(0.01, 64, 64) == pytest.approx(0.01)
+    assert scale_lr(0.01, 8 * 8, 64) == pytest.approx(0.01)
+    assert scale_lr(0.01, 16, 64) == pytest.approx(0.0025)
+
+
+def test_step_schedule_decays_at_the_given_epochs():
+    lr = create_lr_schedule(0.1, 10, 50, schedule='step', lr_steps=[20, 40], lr_decay=0.1)
+    assert lr.shape == (500,) and lr.dtype == np.float32
+    assert lr[0] == pytest.approx(0.1) and lr[199] == pytest.approx(0.1)
+    assert lr[200] == pytest.approx(0.01) and lr[399] == pytest.approx(0.01)
+    assert lr[400] == pytest.approx(0.001) and lr[-1] == pytest.approx(0.001)
+
+
+def test_cosine_schedule_with_linear_warmup():
+    lr = create_lr_schedule(0.2, 4, 10, schedule='cosine', warmup_epochs=2)
+    cosine = 0.2 * 0.5 * (1 + np.cos(np.pi * np.arange(40) / 40))
+    warm = np.arange(1, 9) / 8
+    np.testing.assert_allclose(lr[:8], cosine[:8] * warm, rtol=1e-6)
+    np.testing.assert_allclose(lr[8:], cosine[8:], rtol=1e-6)
+    assert lr[0] == pytest.approx(0.2 / 8) and lr[-1] < 0.2 * 0.01
+
+
+def test_schedule_rejects_unknown_names():
+    with pytest.raises(ValueError, match='lr_schedule'):
+        create_lr_schedule(0.1, 1, 1, schedule='poly')
+
+
+# ------------------------------------------------------------------------------------------------ param groups
+def _groups_by_mult(net, from_imagenet):
+    lr = np.full(3, 0.1, np.float32)
+    groups = create_param_groups(net.trainable_params(), lr, 5e-4, from_imagenet)
+    return {round(float(g['lr'].asnumpy()[0]) / 0.1): g for g in groups if g['params']}, groups
+
+
+@pytest.mark.parametrize('from_imagenet', [False, True])
+def test_param_groups_follow_the_reference_recipe(from_imagenet):
+    net = create_model('tsm', depth=18, num_classes=5, num_segments=2)
+    _, groups = _groups_by_mult(net, from_imagenet)
+    seen = [p.name for g in groups for p in g['params']]
+    assert sorted(seen) == sorted(p.name for p in net.trainable_params())  # every parameter exactly once
+    where = {p.name: (round(float(g['lr'].asnumpy()[0]) / 0.1), g['weight_decay']) for g in groups
+             for p in g['params']}
+    assert where['base_model.conv1.weight'] == (1, 5e-4)
+    assert where['base_model.layer1.0.conv1.net.weight'] == (1, 5e-4)
+    assert where['base_model.bn1.gamma'] == (1, 0.0) and where['base_model.layer4.1.bn2.beta'] == (1, 0.0)
+    if from_imagenet:
+        assert where['new_fc.weight'] == (5, 5e-4) and where['new_fc.bias'] == (10, 0.0)
+    else:
+        assert where['new_fc.weight'] == (1, 5e-4) and where['new_fc.bias'] == (2, 0.0)
+
+
+def test_group_lr_follows_the_schedule_step_by_step():
+    net = create_model('tsn', depth=18, num_classes=3, num_segments=2)
+    lr = create_lr_schedule(0.1, 2, 2, schedule='step', lr_steps=[1])
+    groups = create_param_groups(net.trainable_params(), lr, 0.0, True)
+    bias = [g for g in groups if any(p.name == 'new_fc.bias' for p in g['params'])][0]
+    np.testing.assert_allclose(bias['lr'].asnumpy(), [1.0, 1.0, 0.1, 0.1], rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------ train step
+class _Linear(nn.Cell):
+    """y = x W^T, a network whose gradient we know."""
+
+    def __init__(self, weight):
+        super().__init__()
+        self.dense = nn.Dense(weight.shape[1], weight.shape[0], weight_init=ms.Tensor(weight), has_bias=False)
+
+    def construct(self, x):
+        return self.dense(x)
+
+
+def _one_step(clip_grad_norm, scale=100.0, amp_level='O0', x=None):
+    weight = np.zeros((2, 4), np.float32)
+    net = _Linear(weight)
+    lr = np.ones(1, np.float32)
+    opt = create_optimizer(net, lr, momentum=0.0, weight_decay=0.0)
+    step = create_train_step(net, opt, loss_fn=nn.MSELoss(), clip_grad_norm=clip_grad_norm, amp_level=amp_level)
+    x = np.full((1, 4), scale, np.float32) if x is None else x
+    outputs = step(ms.Tensor(x), ms.Tensor(np.full((1, 2), 1.0, np.float32)))
+    delta = net.dense.weight.asnumpy() - weight
+    return outputs, delta
+
+
+def test_gradient_norm_clipping_is_applied():
+    # loss = mean((xW^T - 1)^2) at W = 0: dL/dW = -(2/2) * 1 * x per row -> norm = sqrt(2 * 4) * 100
+    (loss, overflow, _, grad_norm), delta = _one_step(clip_grad_norm=0.0)
+    raw = np.sqrt(8) * 100
+    assert float(grad_norm.asnumpy()) == pytest.approx(raw, rel=1e-5)
+    assert np.linalg.norm(delta) == pytest.approx(raw, rel=1e-5) and not bool(overflow.asnumpy())
+    (_, _, _, grad_norm), delta = _one_step(clip_grad_norm=20.0)
+    assert float(grad_norm.asnumpy()) == pytest.approx(raw, rel=1e-5)  # reported before clipping
+    assert np.linalg.norm(delta) == pytest.approx(20.0, rel=1e-5)  # update with lr 1 = the clipped gradient
+    np.testing.assert_allclose(delta / np.linalg.norm(delta), np.full((2, 4), 1 / np.sqrt(8)), rtol=1e-5)  # -grad
+
+
+def test_non_finite_gradients_skip_the_update():
+    x = np.array([[np.inf, 1, 1, 1]], np.float32)
+    (loss, overflow, _, _), delta = _one_step(clip_grad_norm=20.0, x=x)
+    assert bool(overflow.asnumpy()) and not np.isfinite(float(loss.asnumpy()))
+    assert np.all(delta == 0)
+
+
+def test_amp_o2_with_dynamic_loss_scale_trains_and_halves_the_scale_on_overflow():
+    net = create_model('tsm', depth=18, num_classes=3, num_segments=2, dropout=0.0)
+    opt = create_optimizer(net, np.full(3, 0.01, np.float32), weight_decay=0.0)
+    step = create_train_step(net, opt, amp_level='O2', loss_scale=1024.0, dynamic_loss_scale=True)
+    clip = np.random.default_rng(0).standard_normal((2, 6, 32, 32)).astype(np.float32)
+    label = ms.Tensor(np.array([0, 2], np.int32))
+    before = net.new_fc.weight.asnumpy().copy()
+    loss, overflow, scale, _ = step(ms.Tensor(clip), label)
+    assert np.isfinite(float(loss.asnumpy())) and not bool(overflow.asnumpy())
+    assert float(scale.asnumpy()) == 1024.0 and not np.array_equal(net.new_fc.weight.asnumpy(), before)
+    clip[0, 0, 0, 0] = np.inf
+    before = net.new_fc.weight.asnumpy().copy()
+    _, overflow, _, _ = step(ms.Tensor(clip), label)
+    assert bool(overflow.asnumpy()) and float(step.scale_sense.asnumpy()) == 512.0
+    assert np.array_equal(net.new_fc.weight.asnumpy(), before)
+
+
+def test_amp_level_auto_is_o0_on_cpu_only():
+    assert resolve_amp_level('auto', 'CPU') == 'O0'
+    assert resolve_amp_level('auto', 'Ascend') == 'O2' and resolve_amp_level('auto', 'GPU') == 'O2'
+    assert resolve_amp_level('O3', 'CPU') == 'O3'
+    with pytest.raises(ValueError):
+        resolve_amp_level('O4', 'CPU')
+
+
+def test_partial_bn_freezes_all_but_the_first_batchnorm():
+    net = create_model('tsn', depth=18, num_classes=3, num_segments=2, dropout=0.0)
+    frozen = freeze_bn_except_first(net)
+    assert len(frozen) == 19 and 'base_model.bn1' not in frozen  # ResNet-18: 20 BN layers
+    trainable = {p.name for p in net.trainable_params()}
+    assert 'base_model.bn1.gamma' in trainable and 'base_model.layer1.0.bn1.gamma' not in trainable
+    params = {p.name: p for p in net.get_parameters()}
+    names = ('base_model.bn1.moving_mean', 'base_model.layer1.0.bn1.moving_mean', 'base_model.layer1.0.bn1.beta')
+    before = {n: params[n].asnumpy().copy() for n in names}
+    opt = create_optimizer(net, np.full(2, 0.1, np.float32))
+    step = create_train_step(net, opt)
+    clip = ms.Tensor(np.random.default_rng(0).standard_normal((2, 6, 32, 32)).astype(np.float32) + 1)
+    step(clip, ms.Tensor(np.array([0, 1], np.int32)))
+    assert not np.array_equal(params['base_model.bn1.moving_mean'].asnumpy(), before['base_model.bn1.moving_mean'])
+    for name in ('base_model.layer1.0.bn1.moving_mean', 'base_model.layer1.0.bn1.beta'):
+        assert np.array_equal(params[name].asnumpy(), before[name])
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+def _tiny_train_step():
+    net = create_model('tsm', depth=18, num_classes=3, num_segments=2, dropout=0.0)
+    opt = create_optimizer(net, create_lr_schedule(0.1, 2, 3), weight_decay=1e-4)
+    return net, create_train_step(net, opt)
+
+
+def _batch(seed=0):
+    rng = np.random.default_rng(seed)
+    return (ms.Tensor(rng.standard_normal((2, 6, 32, 32)).astype(np.float32)),
+            ms.Tensor(np.array([0, 2], np.int32)))
+
+
+def test_training_state_round_trip_restores_weights_moments_and_step(tmp_path):
+    net, step = _tiny_train_step()
+    step(*_batch(0))
+    step(*_batch(1))
+    path = save_training_state(step, str(tmp_path / 'tsm-e1.ckpt'), epoch=1, step=2)
+    assert os.listdir(tmp_path) == ['tsm-e1.ckpt']  # no temp file left behind
+    net2, step2 = _tiny_train_step()
+    assert restore_training_state(step2, path) == (1, 2)
+    state = {p.name: p for p in step.get_parameters()}
+    state2 = {p.name: p for p in step2.get_parameters()}
+    assert int(state2['global_step'].asnumpy()) == 2
+    moments = [n for n in state if n.startswith('moments.')]
+    assert len(moments) == len(net.trainable_params())
+    for name in moments + ['base_model.layer2.0.bn1.moving_mean', 'new_fc.weight']:
+        np.testing.assert_array_equal(state2[name].asnumpy(), state[name].asnumpy())
+    # identical state -> identical next step
+    loss1 = step(*_batch(2))[0].asnumpy()
+    loss2 = step2(*_batch(2))[0].asnumpy()
+    assert loss1 == loss2
+    np.testing.assert_array_equal(net.new_fc.weight.asnumpy(), net2.new_fc.weight.asnumpy())
+    # the training checkpoint is also a plain network checkpoint for eval/export
+    net3 = create_model('tsm', depth=18, num_classes=3, num_segments=2)
+    load_checkpoint(net3, path)
+
+
+def test_resume_refuses_a_weights_only_checkpoint(tmp_path):
+    net, step = _tiny_train_step()
+    manager = CheckpointManager(str(tmp_path), 'tsm')
+    assert manager.save_best(net, 1, {'top1': 50.0})
+    with pytest.raises(CheckpointError, match='not a training checkpoint'):
+        restore_training_state(step, str(tmp_path / 'tsm-best.ckpt'))
+
+
+def test_manager_keeps_the_last_k_and_the_best(tmp_path):
+    net, step = _tiny_train_step()
+    manager = CheckpointManager(str(tmp_path), 'tsn', keep=2)
+    assert manager.last() is None
+    for epoch in (1, 2, 3):
+        manager.save(step, epoch, epoch * 2)
+    assert [e for e, _ in manager.epoch_checkpoints()] == [2, 3]
+    assert manager.last().endswith('tsn-e3.ckpt')
+    assert manager.save_best(net, 1, {'top1': 40.0}) and not manager.save_best(net, 2, {'top1': 40.0})
+    assert manager.save_best(net, 3, {'top1': 60.0})
+    with open(tmp_path / 'tsn-best.json') as f:
+        assert json.load(f)['epoch'] == 3
+    assert sorted(os.listdir(tmp_path)) == ['tsn-best.ckpt', 'tsn-best.json', 'tsn-e2.ckpt', 'tsn-e3.ckpt']
+
+
+# ------------------------------------------------------------------------------------------------ callbacks
+def _dataset(clips):
+    labels = np.zeros(len(clips), np.int32)
+    return ds.NumpySlicesDataset((clips, labels), ['clip', 'label'], shuffle=False).batch(2)
+
+
+def test_loop_logs_json_lines_and_validates_every_k_epochs_and_at_the_end(tmp_path):
+    net, step = _tiny_train_step()
+    lr = create_lr_schedule(0.1, 2, 3)
+    log = JsonLinesLog(str(tmp_path / 'log.jsonl'))
+    calls = []
+    validator = Validator(lambda: calls.append(1) or {'top1': 10.0 * len(calls), 'top5': 100.0,
+                                                       'mean_class_acc': 5.0, 'num_videos': 4}, 2, log)
+    clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
+    ctx = train_loop(step, net, _dataset(clips), 3, 0, [ProgressLogger(lr, 2, 6, 1, log), validator])
+    assert ctx.global_step == 6 and len(calls) == 2  # after epochs 2 and 3 (the last)
+    records = [json.loads(line) for line in open(tmp_path / 'log.jsonl')]
+    train = [r for r in records if r['type'] == 'train']
+    assert [r['global_step'] for r in train] == [2, 3, 4, 5, 6]  # the first step (compilation) is not timed
+    assert train[-1]['lr'] == pytest.approx(float(lr[5]))
+    assert [(r['epoch'], r['top1']) for r in records if r['type'] == 'val'] == [(2, 10.0), (3, 20.0)]
+    assert save_curves(str(tmp_path / 'log.jsonl'), str(tmp_path / 'c.png')) in (None, str(tmp_path / 'c.png'))
+
+
+def test_a_nan_loss_stops_training_naming_the_step():
+    net = _Linear(np.zeros((2, 4), np.float32))
+    lr = create_lr_schedule(0.1, 3, 1)
+    step = create_train_step(net, create_optimizer(net, lr), loss_fn=nn.MSELoss())
+    x = np.ones((6, 4), np.float32)
+    x[3] = np.nan  # second batch of the first epoch (ReLU networks would hide a NaN input: relu(nan) = 0 on CPU)
+    data = ds.NumpySlicesDataset((x, np.ones((6, 2), np.float32)), ['x', 'y'], shuffle=False).batch(2)
+    with pytest.raises(NonFiniteLossError, match=r'loss is nan at epoch 1, step 2 of 3 \(global step 2\)'):
+        train_loop(step, net, data, 1, 0, [ProgressLogger(lr, 2, 3, 1, JsonLinesLog(None))])
+
+
+def test_resumed_loop_starts_at_the_saved_epoch():
+    net, step = _tiny_train_step()
+    clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
+    seen = []
+
+    class Record:
+        def on_step_end(self, ctx):
+            seen.append((ctx.epoch, ctx.step, ctx.global_step))
+
+    train_loop(step, net, _dataset(clips), 3, 2, [Record()])
+    assert seen == [(2, 0, 5), (2, 1, 6)]
+
+
+def test_save_curves_says_so_without_matplotlib(tmp_path, monkeypatch, caplog):
+    import sys
+    monkeypatch.setitem(sys.modules, 'matplotlib', None)
+    (tmp_path / 'log.jsonl').write_text('')
+    with caplog.at_level('INFO'):
+        assert save_curves(str(tmp_path / 'log.jsonl'), str(tmp_path / 'c.png')) is None
+    assert 'matplotlib is not installed' in caplog.text
+
+
+# ------------------------------------------------------------------------------------------------ launchers
+def test_distributed_launch_is_detected_from_the_environment():
+    assert not launched_distributed({})
+    assert not launched_distributed({'RANK_SIZE': '1'})
+    assert launched_distributed({'MS_WORKER_NUM': '2'})
+    assert launched_distributed({'RANK_SIZE': '8', 'RANK_TABLE_FILE': '/x.json'})
+    assert launched_distributed({'OMPI_COMM_WORLD_SIZE': '4'})
+    assert device_id_from_env({'DEVICE_ID': '3'}) == 3 and device_id_from_env({}) is None
+
+
+def test_bn_statistics_are_averaged_over_ranks():
+    from src.train_utils import average_bn_statistics
+    net = create_model('tsn', depth=18, num_classes=3, num_segments=2)
+    stats = {p.name: p for p in net.get_parameters() if 'moving_' in p.name}
+    for p in stats.values():
+        p.set_data(ms.Tensor(np.full(p.shape, 2.0, np.float32)))
+    weight = net.new_fc.weight.asnumpy().copy()
+    other_rank = lambda flat: flat + np.full_like(flat, 4.0)  # noqa: E731  (the other rank holds 4.0 everywhere)
+    assert average_bn_statistics(net, 2, other_rank) == len(stats) == 40
+    assert all(np.all(p.asnumpy() == 3.0) for p in stats.values())
+    assert np.array_equal(net.new_fc.weight.asnumpy(), weight)
+    assert average_bn_statistics(net, 1) == 0

@@ -1,0 +1,123 @@
+"""Train TSN / TSM on a video list (one process per device; data parallel when started by msrun/mpirun/rank table).
+
+    python train.py --config_path configs/demo_tsm.yaml --data_root D --train_list T --val_list V
+    python train.py --device_target Ascend --data_root ... --pretrained resnet50.pth   # the SSv2 recipe
+
+Writes to output_dir: config.yaml, train_log.jsonl, checkpoints/<arch>-e<epoch>.ckpt (the last keep_checkpoints,
+with optimizer state, for --resume), checkpoints/<arch>-best.ckpt(+.json) by validation top-1, curves.png.
+"""
+import logging
+import os
+import sys
+
+import src  # noqa: F401  (runtime defaults before MindSpore starts)
+import mindspore as ms
+import mindspore.dataset as ds
+
+from src.checkpoint import load_checkpoint
+from src.config import get_config, save_config
+from src.data import create_dataset, read_list_file
+from src.evaluate import MultiViewClassifier, evaluate
+from src.models import create_model
+from src.runtime import init_context
+from src.train_utils import (BatchNormSync, CheckpointManager, CheckpointSaver, JsonLinesLog, NonFiniteLossError,
+                             ProgressLogger, Validator, all_reduce_sum, average_bn_statistics, create_lr_schedule,
+                             create_optimizer, create_train_step, device_id_from_env, freeze_bn_except_first,
+                             init_parallel, resolve_amp_level, restore_training_state, save_curves, scale_lr,
+                             setup_logging, train_loop, weights_digest)
+
+logger = logging.getLogger('train')
+
+
+def data_args(config):
+    """The create_dataset keywords shared by training and validation."""
+    return dict(source=config.source, frame_template=config.frame_template, num_classes=config.num_classes,
+                crop_size=config.crop_size, scale_size=config.scale_size,
+                num_parallel_workers=config.num_parallel_workers, skip_bad_samples=config.skip_bad_samples)
+
+
+def create_validation(config, net, rank, group_size):
+    """A function returning whole-set validation metrics (all ranks take part), or None without val_list."""
+    if not config.val_list or config.eval_every <= 0:
+        return None
+    num_videos = len(read_list_file(config.val_list, config.num_classes, config.skip_bad_samples))
+    val_set = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
+                             sampling=config.sampling, num_clips=config.num_clips, num_crops=config.num_crops,
+                             num_shards=group_size, shard_id=rank, **data_args(config))
+    classifier = MultiViewClassifier(net)
+    reduce = all_reduce_sum if group_size > 1 else None
+    return lambda: evaluate(classifier, val_set, num_videos, config.num_classes, reduce,
+                            config.skip_bad_samples)[0]
+
+
+def resume_epoch(train_step, resume, manager):
+    """Restore `--resume` (a path, or 'last'); returns the number of epochs already done."""
+    if not resume:
+        return 0
+    path = manager.last() if resume == 'last' else resume
+    if path is None:
+        raise SystemExit(f"--resume last: no checkpoint in {manager.directory}")
+    epoch, step = restore_training_state(train_step, path)
+    logger.info('resumed from %s: %d epochs (%d steps) done', path, epoch, step)
+    return epoch
+
+
+def main():
+    config = get_config()
+    if not (config.train_list and config.data_root):
+        raise SystemExit('train.py: --data_root and --train_list are required (see configs/ and README)')
+    init_context(config.device_target, config.mode, device_id_from_env())
+    rank, group_size = init_parallel()
+    setup_logging(rank, group_size)
+    ms.set_seed(config.seed)  # identical initial weights on every rank
+    ds.config.set_seed(config.seed)  # one shuffle order, split across the shards
+    if rank == 0:
+        save_config(config, config.output_dir)
+
+    train_set = create_dataset(config.train_list, config.data_root, True, config.batch_size, config.num_segments,
+                               flip=config.flip, flip_pairs=config.flip_pairs, num_shards=group_size,
+                               shard_id=rank, seed=config.seed, **data_args(config))
+    net = create_model(config.arch, depth=config.depth, num_classes=config.num_classes,
+                       num_segments=config.num_segments, shift_div=config.shift_div,
+                       shift_place=config.shift_place, dropout=config.dropout)
+    if config.pretrained:
+        load_checkpoint(net, config.pretrained, init_only=True)
+    if config.partial_bn:
+        logger.info('partial BN: froze %d BatchNorm layers', len(freeze_bn_except_first(net)))
+    steps_per_epoch = train_set.get_dataset_size()
+    lr = create_lr_schedule(scale_lr(config.base_lr, config.batch_size * group_size, config.lr_batch_size),
+                            steps_per_epoch, config.epochs, schedule=config.lr_schedule, lr_steps=config.lr_steps,
+                            lr_decay=config.lr_decay, warmup_epochs=config.warmup_epochs)
+    optimizer = create_optimizer(net, lr, momentum=config.momentum, weight_decay=config.weight_decay,
+                                 from_imagenet=bool(config.pretrained))
+    train_step = create_train_step(net, optimizer, clip_grad_norm=config.clip_grad_norm,
+                                   amp_level=resolve_amp_level(config.amp_level, config.device_target),
+                                   loss_scale=config.loss_scale, dynamic_loss_scale=config.dynamic_loss_scale)
+    manager = CheckpointManager(os.path.join(config.output_dir, 'checkpoints'), config.arch, config.keep_checkpoints)
+    start_epoch = resume_epoch(train_step, config.resume, manager)
+
+    log = JsonLinesLog(os.path.join(config.output_dir, 'train_log.jsonl') if rank == 0 else None)
+    callbacks = [ProgressLogger(lr, config.batch_size * group_size, steps_per_epoch * config.epochs,
+                                config.log_every, log)]
+    if group_size > 1:
+        callbacks.append(BatchNormSync(net, group_size, average_bn_statistics))
+    validate = create_validation(config, net, rank, group_size)
+    if validate is not None:
+        callbacks.append(Validator(validate, config.eval_every, log, manager if rank == 0 else None, net))
+    if rank == 0:
+        callbacks.append(CheckpointSaver(manager))
+    logger.info('%s-R%d, %d segments: %d epochs x %d steps of %d clips x %d devices, from epoch %d',
+                config.arch, config.depth, config.num_segments, config.epochs, steps_per_epoch, config.batch_size,
+                group_size, start_epoch + 1)
+    try:
+        train_loop(train_step, net, train_set, config.epochs, start_epoch, callbacks)
+    except NonFiniteLossError as err:
+        logger.error('%s', err)
+        sys.exit(1)
+    logger.info('done; weights digest %s', weights_digest(net))  # identical on every rank
+    if rank == 0 and log.path:
+        save_curves(log.path, os.path.join(config.output_dir, 'curves.png'))
+
+
+if __name__ == '__main__':
+    main()
