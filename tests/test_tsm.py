@@ -128,3 +128,19 @@ def test_bad_arguments_and_inputs_are_refused():
     net = create_model('tsm', depth=18, num_classes=5, num_segments=4)
     with pytest.raises(ValueError, match=r'expected \(N, 12, H, W\) clips of 4 RGB frames, got 24 channels'):
         net(ms.Tensor(np.zeros((1, 24, 32, 32), np.float32)))
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_tin_network_adds_only_interlace_parameters_and_sees_frame_order(depth):
+    net = create_model('tin', depth=depth, num_classes=5, num_segments=4, shift_div=4)
+    names = {p.name for p in net.get_parameters()}
+    plain = {p.name for p in create_model('tsm', depth=depth, num_classes=5, num_segments=4).get_parameters()}
+    extra = names - plain
+    assert plain <= names
+    blocks = 16 if depth == 50 else 8
+    assert len(extra) == blocks * 8  # offset_net: conv w/b, fc1 w/b, fc2 w/b; weight_net: conv w/b
+    assert 'base_model.layer1.0.conv1.temporal_op.offset_net.fc2.bias' in extra
+    randomize(net)
+    clips = np.random.default_rng(6).standard_normal((1, 12, 32, 32)).astype(np.float32)
+    out = logits(net, clips)
+    assert out.shape == (1, 5) and relative_error(logits(net, reverse_frames(clips, 4)), out) > 1e-3

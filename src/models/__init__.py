@@ -1,4 +1,4 @@
-"""Video classifiers: `create_model(arch, ...)` builds any variant (tsn, tsm, tsm_online);
+"""Video classifiers: `create_model(arch, ...)` builds any variant (tsn, tsm, tsm_online, tin);
 `create_streaming_model(...)` the frame-by-frame online TSM with explicit caches."""
 from src.models.temporal_ops import OnlineTemporalShift, TemporalConv, TemporalShift
 from src.models.streaming import StreamingTSM, create_streaming_model

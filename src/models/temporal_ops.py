@@ -4,6 +4,8 @@ Every op maps `(N*T, C, H, W)` to the same shape and knows `num_segments` (T) to
 """
 from mindspore import nn, ops
 
+from src.models.tin import TemporalInterlace
+
 
 class TemporalShift(nn.Cell):
     """Zero-padded temporal shift of `C // shift_div` channels each way (TSM, Lin et al. 2019).
@@ -64,10 +66,12 @@ class TemporalConv(nn.Cell):
         return self.net(self.temporal_op(x))
 
 
+# name -> builder(in_channels, num_segments, shift_div); 'none' builds nothing.
 TEMPORAL_OPS = {
     'none': None,
-    'shift': TemporalShift,
-    'online_shift': OnlineTemporalShift,
+    'shift': lambda in_channels, num_segments, shift_div: TemporalShift(num_segments, shift_div),
+    'online_shift': lambda in_channels, num_segments, shift_div: OnlineTemporalShift(num_segments, shift_div),
+    'interlace': TemporalInterlace,
 }
 
 
@@ -75,9 +79,9 @@ def create_temporal_op(name, in_channels, num_segments, shift_div):
     """Build the temporal op called `name` (a key of TEMPORAL_OPS) for `in_channels` inputs; `None` for 'none'."""
     if name not in TEMPORAL_OPS:
         raise ValueError(f"unknown temporal op {name!r}; expected one of {sorted(TEMPORAL_OPS)}")
-    op_class = TEMPORAL_OPS[name]
-    if op_class is None:
+    build = TEMPORAL_OPS[name]
+    if build is None:
         return None
     if in_channels // shift_div < 1:
         raise ValueError(f"shift_div={shift_div} leaves no channel to shift out of {in_channels}")
-    return op_class(num_segments, shift_div)
+    return build(in_channels, num_segments, shift_div)

@@ -10,6 +10,7 @@ ARCHS = {
     'tsn': 'none',
     'tsm': 'shift',
     'tsm_online': 'online_shift',
+    'tin': 'interlace',
 }
 SHIFT_PLACES = ('blockres', 'block')
 
@@ -38,9 +39,10 @@ class TSMNet(nn.Cell):
 
 def create_model(arch='tsm', *, depth=50, num_classes=174, num_segments=8, shift_div=8, shift_place='blockres',
                  dropout=0.5):
-    """Build a TSN/TSM/online-TSM ResNet video classifier whose parameter names match the published checkpoint.
+    """Build a TSN/TSM/online-TSM/TIN ResNet video classifier whose parameter names match the published checkpoint.
 
     ResNet-101 shifts every other block (as the original TSM does for deep networks); the others shift all.
+    TIN follows MMAction2 with `shift_div=4` (a quarter of the channels interlaced); pass it explicitly.
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(ARCHS)}")
