@@ -7,24 +7,28 @@ from mindspore import nn, ops
 from src.models.tin import TemporalInterlace
 
 
-class TemporalShift(nn.Cell):
-    """Zero-padded temporal shift of `C // shift_div` channels each way (TSM, Lin et al. 2019).
-
-    Channels `[0, fold)` of frame t take frame t+1 (the last frame gets zeros), channels `[fold, 2*fold)` take
-    frame t-1 (the first frame gets zeros); the rest are unchanged. The shift is zero-FLOP data movement.
-    """
+class ChannelShift(nn.Cell):
+    """Base of the parameter-free shifts: `num_segments` frames a clip, `C // shift_div` channels a fold."""
 
     def __init__(self, num_segments, shift_div=8):
         super().__init__()
         self.num_segments = num_segments
         self.shift_div = shift_div
 
+
+class TemporalShift(ChannelShift):
+    """Zero-padded temporal shift of `C // shift_div` channels each way (TSM, Lin et al. 2019).
+
+    Channels `[0, fold)` of frame t take frame t+1 (the last frame gets zeros), channels `[fold, 2*fold)` take
+    frame t-1 (the first frame gets zeros); the rest are unchanged. The shift is zero-FLOP data movement.
+    """
+
     def construct(self, x):
         nt, c, h, w = x.shape
         fold = c // self.shift_div
         x = x.reshape(-1, self.num_segments, c, h, w)  # [N*T, C, H, W] -> [N, T, C, H, W]
         # One split and one concat of whole channel blocks: on CPU, ops.pad and channel slices of 5-D tensors are
-        # several times slower than a copy of the feature map (see docs/README_benchmark.md).
+        # several times slower than a copy of the feature map (README, Performance).
         future, past, rest = ops.split(x, (fold, fold, c - 2 * fold), axis=2)
         zeros = ops.zeros_like(future[:, :1])  # [N, 1, fold, H, W]
         future = ops.concat((future[:, 1:], zeros), axis=1)  # frame t <- t+1, zeros at t=T-1
@@ -33,16 +37,11 @@ class TemporalShift(nn.Cell):
         return out.reshape(nt, c, h, w)  # [N, T, C, H, W] -> [N*T, C, H, W]
 
 
-class OnlineTemporalShift(nn.Cell):
+class OnlineTemporalShift(ChannelShift):
     """Uni-directional shift for streaming (online TSM): channels `[0, fold)` of frame t take frame t-1.
 
     Nothing reads the future, so a clip can be processed one frame at a time with a cache of `fold` channels.
     """
-
-    def __init__(self, num_segments, shift_div=8):
-        super().__init__()
-        self.num_segments = num_segments
-        self.shift_div = shift_div
 
     def construct(self, x):
         nt, c, h, w = x.shape
