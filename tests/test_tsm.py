@@ -144,3 +144,14 @@ def test_tin_network_adds_only_interlace_parameters_and_sees_frame_order(depth):
     clips = np.random.default_rng(6).standard_normal((1, 12, 32, 32)).astype(np.float32)
     out = logits(net, clips)
     assert out.shape == (1, 5) and relative_error(logits(net, reverse_frames(clips, 4)), out) > 1e-3
+
+
+def test_uint8_clips_are_normalised_inside_like_the_data_pipeline(run_in_mode):
+    from src.data.transforms import normalize
+
+    net = create_model('tsm', depth=18, num_classes=5, num_segments=4)
+    randomize(net)
+    pixels = np.random.default_rng(7).integers(0, 256, (2, 12, 32, 32), dtype=np.uint8)
+    for mode in ('graph', 'pynative'):
+        from_uint8 = run_in_mode(mode, lambda: logits(net, pixels))
+        assert relative_error(from_uint8, logits(net, normalize(pixels))) < 1e-5
