@@ -12,7 +12,7 @@ class MultiViewClassifier(nn.Cell):
     """`(N, V, T*3, H, W)` views (clips x crops) -> `(N, K)` logits averaged over the V views."""
 
     def __init__(self, net):
-        super().__init__()
+        super().__init__(auto_prefix=False)  # keep the wrapped network's parameter names (checkpoints)
         self.net = net
 
     def construct(self, views):

@@ -36,6 +36,14 @@ def test_multi_view_logits_are_averaged():
     np.testing.assert_allclose(logits, views.mean(axis=(3, 4)).mean(axis=1), rtol=1e-5, atol=1e-6)
 
 
+def test_wrapping_keeps_the_parameter_names():
+    from src.models import create_model
+    net = create_model('tsn', depth=18, num_classes=3, num_segments=2)
+    names = [p.name for p in net.get_parameters()]
+    MultiViewClassifier(net)
+    assert [p.name for p in net.get_parameters()] == names and 'new_fc.weight' in names
+
+
 def test_metrics_by_hand():
     scores = np.array([[9, 1, 0, 0, 0, 0],   # label 0: top-1 hit
                        [0, 1, 9, 8, 7, 6],   # label 1: top-5 hit only (rank 6 -> miss; rank 5 -> hit)

@@ -1,0 +1,91 @@
+"""eval.py: every protocol covers the whole list once, --out JSON, any checkpoint spelling, same numbers in-process."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from helpers import randomize
+from src.checkpoint import save_params
+from src.data import create_dataset, make_demo_dataset
+from src.evaluate import MultiViewClassifier, evaluate
+from src.models import create_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = dict(depth=18, num_classes=4, num_segments=4)
+ARGS = ['--device_target', 'CPU', '--arch', 'tsm', '--depth', '18', '--num_classes', '4', '--num_segments', '4',
+        '--crop_size', '32', '--scale_size', '32', '--batch_size', '3', '--num_parallel_workers', '1']
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    """A tiny demo val set (4 classes x 2 videos, 8 frames of 32 x 40) and a random TSM checkpoint."""
+    root = tmp_path_factory.mktemp('eval')
+    paths = make_demo_dataset(str(root), videos_per_class=(0, 2), num_frames=8, height=32, width=40,
+                              motions=('move', 'zoom'))
+    net = create_model('tsm', **MODEL)
+    randomize(net, seed=3)
+    ckpt = save_params(net, str(root / 'tsm.ckpt'))
+    data = ['--data_root', str(root / 'frames'), '--val_list', paths['val'], '--class_names', paths['category']]
+    return root, net, ckpt, data, paths
+
+
+def run_eval(root, ckpt, data, name, *extra):
+    out = str(root / f'{name}.json')
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'eval.py'), *ARGS, *data, '--ckpt', ckpt,
+                             '--out', out, *extra], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(out) as f:
+        return json.load(f), result.stderr
+
+
+@pytest.mark.parametrize('num_clips, num_crops', [(1, 1), (1, 3), (2, 3)])
+def test_each_protocol_covers_every_video_once(setup, num_clips, num_crops):
+    root, _, ckpt, data, paths = setup
+    result, log = run_eval(root, ckpt, data, f'p{num_clips}{num_crops}', '--num_clips', str(num_clips),
+                           '--num_crops', str(num_crops))
+    assert result['num_videos'] == 8 and result['num_missing'] == 0
+    assert f'{num_clips} clip(s) x {num_crops} crop(s) of 32' in result['protocol'] and 'over 8 videos' in log
+    videos = result['videos']
+    with open(paths['val']) as f:
+        listed = [line.split() for line in f]
+    assert [(v['video'], v['label']) for v in videos] == [(p, int(label)) for p, _, label in listed]
+    for v in videos:
+        assert len(v['top5']) == 4  # min(5, num_classes)
+        logits = [t['logit'] for t in v['top5']]
+        assert logits == sorted(logits, reverse=True) and {t['class'] for t in v['top5']} == {0, 1, 2, 3}
+        assert v['top5'][0]['name'] in open(paths['category']).read()
+    top1 = np.mean([v['top5'][0]['class'] == v['label'] for v in videos]) * 100
+    assert result['top1'] == pytest.approx(top1)
+
+
+def test_eval_py_matches_in_process_evaluation_and_hub_style_names(setup):
+    root, net, ckpt, data, paths = setup
+    result, _ = run_eval(root, ckpt, data, 'ours')
+    dataset = create_dataset(paths['val'], str(root / 'frames'), False, 3, 4, num_classes=4, crop_size=32,
+                             scale_size=32, num_parallel_workers=1)
+    metrics, (scores, _, _) = evaluate(MultiViewClassifier(net), dataset, 8, 4)
+    assert result['top1'] == pytest.approx(metrics['top1']) and result['top5'] == pytest.approx(metrics['top5'])
+    for video, row in zip(result['videos'], scores):
+        assert video['top5'][0]['class'] == int(np.argmax(row))
+        assert video['top5'][0]['logit'] == pytest.approx(float(row.max()), rel=1e-4, abs=1e-5)
+    # the Hub checkpoint spells backbone names without `base_model.`
+    params = {name.removeprefix('base_model.'): p for name, p in net.parameters_and_names()}
+    hub = save_params(params, str(root / 'hub_style.ckpt'))
+    hub_result, _ = run_eval(root, hub, data, 'hub')
+    assert [v['top5'] for v in hub_result['videos']] == [v['top5'] for v in result['videos']]
+
+
+def test_eval_refuses_a_missing_or_mismatched_checkpoint(setup):
+    root, _, ckpt, data, _ = setup
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'eval.py'), *ARGS, *data], capture_output=True,
+                            text=True)
+    assert result.returncode != 0 and '--ckpt, --data_root and --val_list are required' in result.stderr
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'eval.py'), *ARGS, *data, '--ckpt', ckpt,
+                             '--num_classes', '5'], capture_output=True, text=True)
+    assert result.returncode != 0 and '4 class names, expected num_classes = 5' in result.stderr
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'eval.py'), *ARGS, *data, '--ckpt', ckpt,
+                             '--num_classes', '5', '--class_names', ''], capture_output=True, text=True)
+    assert result.returncode != 0 and 'new_fc.weight' in result.stderr
