@@ -1,0 +1,116 @@
+"""The demo: TSM learns what TSN cannot, on synthetic videos whose classes differ only in temporal order (CPU).
+
+    python run_demo.py                  # generate data, train TSM and TSN, evaluate both, print the table
+    python run_demo.py --quick          # a shorter run (fewer videos and epochs; the slow test runs this)
+
+Classes come in pairs, a video of one played backwards is a video of the other (left->right / right->left, ...),
+so a per-frame model (TSN) is at chance within each pair (<= 50 % top-1) while TSM can separate them. Every step is
+a plain command (printed as it runs) writing under --output_dir: data/, tsm/ and tsn/ (train.log, checkpoints,
+eval.json), results.json.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+ARCHS = ('tsm', 'tsn')
+# (videos per class train/val, frames per video, frame height, width, epochs)
+SIZES = {'full': ((32, 16), 8, 56, 72, None), 'quick': ((16, 8), 8, 56, 72, 4)}
+TARGETS = {'tsm': ('>=', 90.0), 'tsn': ('<=', 60.0)}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--output_dir', default=os.path.join(ROOT, 'outputs', 'demo'))
+    parser.add_argument('--quick', action='store_true', help='fewer videos and epochs (a few minutes)')
+    parser.add_argument('--python', default=sys.executable, help='interpreter for train.py / eval.py')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the generated videos and of training')
+    parser.add_argument('--epochs', type=int, default=None, help='override the epochs of the demo configs')
+    parser.add_argument('--videos_per_class', default=None, help='override the data size: TRAIN,VAL (e.g. 8,4)')
+    return parser.parse_args(argv)
+
+
+def make_data(root, size, seed):
+    """Generate the demo videos once per (size, seed); returns the list file paths."""
+    sys.path.insert(0, ROOT)
+    from src.data import make_demo_dataset
+
+    videos, frames, height, width, _ = size
+    stamp = os.path.join(root, 'demo.json')
+    params = {'videos_per_class': list(videos), 'num_frames': frames, 'height': height, 'width': width, 'seed': seed}
+    if os.path.isfile(stamp) and json.load(open(stamp)) == params:
+        return {split: os.path.join(root, f'{split}_videofolder.txt') for split in ('train', 'val')}
+    paths = make_demo_dataset(root, videos_per_class=videos, num_frames=frames, height=height, width=width,
+                              seed=seed)
+    with open(stamp, 'w') as f:
+        json.dump(params, f)
+    return paths
+
+
+def run(command, log_path):
+    """Run one step, its output to log_path; returns seconds taken, or exits with the log's tail."""
+    print('$ ' + ' '.join(command), flush=True)
+    start = time.time()
+    with open(log_path, 'w') as log:
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    if code:
+        with open(log_path) as log:
+            tail = ''.join(log.readlines()[-30:])
+        sys.exit(f'failed (exit {code}); last lines of {log_path}:\n{tail}')
+    return time.time() - start
+
+
+def train_and_eval(arch, args, data_root, paths, epochs):
+    out = os.path.join(args.output_dir, arch)
+    os.makedirs(out, exist_ok=True)
+    common = ['--config_path', os.path.join(ROOT, 'configs', f'demo_{arch}.yaml'), '--data_root', data_root,
+              '--val_list', paths['val'], '--seed', str(args.seed)]
+    extra = ['--epochs', str(epochs)] if epochs else []
+    train_time = run([args.python, os.path.join(ROOT, 'train.py'), *common, '--train_list', paths['train'],
+                      '--output_dir', out, *extra], os.path.join(out, 'train.log'))
+    ckpts = sorted((int(n.split('-e')[1][:-5]), n) for n in os.listdir(os.path.join(out, 'checkpoints'))
+                   if n.startswith(f'{arch}-e') and n.endswith('.ckpt'))
+    ckpt = os.path.join(out, 'checkpoints', ckpts[-1][1])  # the last epoch: no model selection on held-out data
+    eval_time = run([args.python, os.path.join(ROOT, 'eval.py'), *common, '--ckpt', ckpt, '--output_dir', out,
+                     '--out', os.path.join(out, 'eval.json')], os.path.join(out, 'eval.log'))
+    with open(os.path.join(out, 'eval.json')) as f:
+        metrics = {k: v for k, v in json.load(f).items() if k != 'videos'}
+    return {'arch': arch, **metrics, 'train_s': train_time, 'eval_s': eval_time}
+
+
+def table(results, total):
+    lines = ['| model | top-1 % | top-5 % | mean class % | target | train | eval |', '|---|---|---|---|---|---|---|']
+    for r in results:
+        op, value = TARGETS[r['arch']]
+        ok = r['top1'] >= value if op == '>=' else r['top1'] <= value
+        lines.append(f"| {r['arch'].upper()} | {r['top1']:.1f} | {r['top5']:.1f} | {r['mean_class_acc']:.1f} | "
+                     f"{op} {value:.0f} {'ok' if ok else 'MISSED'} | {r['train_s'] / 60:.1f} min | "
+                     f"{r['eval_s']:.0f} s |")
+    lines.append(f'\n{results[0]["num_videos"]} held-out videos; total wall time {total / 60:.1f} min')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.time()
+    size = SIZES['quick' if args.quick else 'full']
+    if args.videos_per_class:
+        size = (tuple(int(v) for v in args.videos_per_class.split(',')), *size[1:])
+    if args.epochs:
+        size = (*size[:-1], args.epochs)
+    data_root = os.path.join(args.output_dir, 'data')
+    print(f'generating the demo videos in {data_root}', flush=True)
+    paths = make_data(data_root, size, args.seed)
+    results = [train_and_eval(arch, args, os.path.join(data_root, 'frames'), paths, size[-1]) for arch in ARCHS]
+    total = time.time() - start
+    with open(os.path.join(args.output_dir, 'results.json'), 'w') as f:
+        json.dump({'results': results, 'total_s': total, 'quick': args.quick}, f, indent=1)
+    print(table(results, total))
+    return results
+
+
+if __name__ == '__main__':
+    main()
