@@ -139,6 +139,20 @@ def test_amp_o2_with_dynamic_loss_scale_trains_and_halves_the_scale_on_overflow(
     assert np.array_equal(net.new_fc.weight.asnumpy(), before)
 
 
+def test_static_loss_scale_is_kept_and_removed_from_the_update():
+    net = _Linear(np.zeros((2, 4), np.float32))
+    opt = create_optimizer(net, np.ones(2, np.float32), momentum=0.0, weight_decay=0.0)
+    step = create_train_step(net, opt, loss_fn=nn.MSELoss(), clip_grad_norm=0.0, amp_level='O3', loss_scale=128.0,
+                             dynamic_loss_scale=False)
+    x, y = ms.Tensor(np.full((1, 4), 0.5, np.float32)), ms.Tensor(np.ones((1, 2), np.float32))
+    _, overflow, scale, _ = step(x, y)
+    # dL/dW = -(Wx - 1) x = -0.5 per entry at W = 0: the update is the unscaled gradient (float16 weights with O3)
+    assert float(scale.asnumpy()) == 128.0 and not bool(overflow.asnumpy())
+    np.testing.assert_allclose(net.dense.weight.asnumpy().astype(np.float32), np.full((2, 4), 0.5), rtol=1e-3)
+    _, overflow, _, _ = step(ms.Tensor(np.full((1, 4), np.inf, np.float32)), y)
+    assert bool(overflow.asnumpy()) and float(step.scale_sense.asnumpy()) == 128.0
+
+
 def test_amp_level_auto_is_o0_on_cpu_only():
     assert resolve_amp_level('auto', 'CPU') == 'O0'
     assert resolve_amp_level('auto', 'Ascend') == 'O2' and resolve_amp_level('auto', 'GPU') == 'O2'
