@@ -29,8 +29,8 @@ class Config:
     seed: int = _key(0, 'random seed for weights, sampling and augmentation')
     output_dir: str = _key('outputs', 'checkpoints, logs and the effective config.yaml go here')
     # model
-    arch: str = _key('tsm', 'temporal modelling: tsn (none), tsm (bi-directional shift), tsm_online (past only)',
-                     ('tsn', 'tsm', 'tsm_online'))
+    arch: str = _key('tsm', 'temporal modelling: tsn (none), tsm (bi-directional shift), tsm_online (past only), '
+                     'tin (learned interlace, use shift_div 4)', ('tsn', 'tsm', 'tsm_online', 'tin'))
     depth: int = _key(50, 'ResNet depth', (18, 34, 50, 101))
     num_classes: int = _key(174, 'number of classes of the classifier')
     num_segments: int = _key(8, 'frames per clip (T)')

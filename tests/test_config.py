@@ -49,7 +49,7 @@ def test_int_is_accepted_where_a_float_is_declared(tmp_path):
     (['--num_classes', '1.5'], "'num_classes' must be int, got float 1.5"),
     (['--lr_steps', '20'], "'lr_steps' must be a list of int, got 20"),
     (['--lr_steps', '[20, 4.5]'], "'lr_steps' must be a list of int, got [20, 4.5]"),
-    (['--arch', 'TSM'], "'arch' must be one of ['tsn', 'tsm', 'tsm_online'], got 'TSM'"),
+    (['--arch', 'TSM'], "'arch' must be one of ['tsn', 'tsm', 'tsm_online', 'tin'], got 'TSM'"),
     (['--depth'], 'command line: --depth needs a value'),
     (['depth', '50'], "command line: expected --key value, got 'depth'"),
     (['--config_path', '/nonexistent/x.yaml'], 'config file not found: /nonexistent/x.yaml'),
@@ -75,3 +75,13 @@ def test_saved_config_reloads_identically(tmp_path):
     path = save_config(c, str(tmp_path / 'run'))
     assert path == str(tmp_path / 'run' / 'config.yaml')
     assert get_config(['--config_path', path]) == c
+
+
+def test_every_shipped_config_file_loads():
+    paths = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(ROOT, 'configs')) for f in files
+             if f.endswith('.yaml')]
+    assert len(paths) >= 5
+    for path in paths:
+        assert isinstance(get_config(['--config_path', path]), Config)
+    tin = get_config(['--config_path', os.path.join(ROOT, 'configs', 'tin_sthv2.yaml')])
+    assert (tin.arch, tin.shift_div, tin.epochs, tin.lr_schedule) == ('tin', 4, 40, 'cosine')
