@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from src.data.demo import MOTIONS, make_demo_dataset  # noqa: E402
+from src.data.demo import DEFAULT_MOTIONS, MOTIONS, make_demo_dataset  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -22,7 +22,7 @@ def parse_args(argv=None):
     parser.add_argument("--num_frames", type=int, default=16, help="frames per video")
     parser.add_argument("--height", type=int, default=96, help="frame height")
     parser.add_argument("--width", type=int, default=128, help="frame width")
-    parser.add_argument("--motions", nargs="+", default=list(MOTIONS), choices=list(MOTIONS),
+    parser.add_argument("--motions", nargs="+", default=list(DEFAULT_MOTIONS), choices=list(MOTIONS),
                         help="class pairs to include (2 classes each)")
     parser.add_argument("--seed", type=int, default=0, help="the output depends only on the arguments")
     return parser.parse_args(argv)

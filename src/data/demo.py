@@ -1,7 +1,7 @@
 """Synthetic demo dataset whose classes differ only in temporal order, in the SSv2 frame layout.
 
 Classes come in pairs: a video of the second class is a video of the first one played backwards (left -> right
-vs right -> left, clockwise vs counter-clockwise, approaching vs receding, appearing vs disappearing). Object
+vs right -> left, approaching vs receding, appearing vs disappearing; optionally clockwise vs counter-clockwise). Object
 shape, colour, size, position, background, speed and noise are drawn per video from the same distribution for
 both classes of a pair, so within a pair every frame, and the set of frames as a bag, is equally likely under
 either class: a per-frame model (TSN) is at chance within each pair (at best 1 / 2 overall, knowing only the pair;
@@ -21,11 +21,14 @@ MOTIONS = {  # motion -> (forward class, backward class)
     "zoom": ("something approaching the camera", "something moving away from the camera"),
     "fade": ("something appearing", "something disappearing"),
 }
+# The default set: a ResNet-18 learns each of these from scratch in minutes on CPU; `turn` (the direction of a small
+# rotation) needs far longer and is there to make the task harder on purpose.
+DEFAULT_MOTIONS = ("move", "zoom", "fade")
 
 
 def random_background(rng, colour, height, width):
-    """`colour` with a smooth random texture, (H, W, 3) float32."""
-    coarse = rng.uniform(-30, 30, size=(4, 4, 3)).astype(np.float32)
+    """`colour` with a faint smooth random texture, (H, W, 3) float32."""
+    coarse = rng.uniform(-10, 10, size=(4, 4, 3)).astype(np.float32)
     texture = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
     return np.clip(colour + texture, 0, 255)
 
@@ -53,15 +56,18 @@ def motion_state(motion, u, params):
 
 
 def video_params(rng, height, width):
-    """Per-video randomness, drawn the same way for every class."""
+    """Per-video randomness, drawn the same way for every class.
+
+    A bright object on a dark background, large and moving far: a ResNet trained from scratch on CPU for a few
+    minutes learns the direction of such changes (with random contrast polarity and small motions it does not).
+    """
     short = min(height, width)
-    background = rng.uniform(0, 255, size=3).astype(np.float32)
-    return {"x": width / 2 + rng.uniform(-0.1, 0.1) * width, "y": height / 2 + rng.uniform(-0.1, 0.1) * height,
-            "radius": rng.uniform(0.16, 0.24) * short, "angle": rng.uniform(0, 2 * np.pi),
-            "travel": rng.uniform(0.35, 0.55) * width, "turn": rng.uniform(0.5, 1.0) * np.pi,
-            "zoom": rng.uniform(2.0, 3.0), "start": rng.uniform(0, 0.25), "end": rng.uniform(0.75, 1.0),
-            "polygon": random_polygon(rng), "background": background,
-            "colour": (background + 128 + rng.uniform(-48, 48, size=3)) % 256}  # far from the background
+    return {"x": width / 2 + rng.uniform(-0.05, 0.05) * width, "y": height / 2 + rng.uniform(-0.1, 0.1) * height,
+            "radius": rng.uniform(0.25, 0.35) * short, "angle": rng.uniform(0, 2 * np.pi),
+            "travel": rng.uniform(0.7, 0.9) * width, "turn": rng.uniform(0.5, 1.0) * np.pi,
+            "zoom": rng.uniform(2.0, 3.0), "start": rng.uniform(0, 0.1), "end": rng.uniform(0.9, 1.0),
+            "polygon": random_polygon(rng), "background": rng.uniform(0, 60, size=3).astype(np.float32),
+            "colour": rng.uniform(180, 255, size=3).astype(np.float32)}
 
 
 def render_frame(background, params, state, rng):
@@ -96,7 +102,7 @@ def write_frames(folder, frames, template="{:06d}.jpg", quality=90):
 
 
 def make_demo_dataset(root, videos_per_class=(32, 8), num_frames=16, height=96, width=128,
-                      motions=tuple(MOTIONS), seed=0):
+                      motions=DEFAULT_MOTIONS, seed=0):
     """Write the demo dataset under `root`; `videos_per_class` = (train, val). Returns the list file paths.
 
     Video `i` (ids 1.., train first) has label `(i - 1) % num_classes` and is drawn from `rng(seed, i)`, so the
