@@ -18,7 +18,7 @@ import time
 ROOT = os.path.dirname(os.path.abspath(__file__))
 ARCHS = ('tsm', 'tsn')
 # (videos per class train/val, frames per video, frame height, width, epochs)
-SIZES = {'full': ((64, 16), 16, 56, 72, None), 'quick': ((64, 8), 16, 56, 72, 7)}
+SIZES = {'full': ((64, 16), 16, 56, 72, None), 'quick': ((64, 8), 16, 56, 72, 10)}
 TARGETS = {'tsm': ('>=', 90.0), 'tsn': ('<=', 60.0)}
 
 

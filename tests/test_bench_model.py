@@ -38,7 +38,8 @@ def test_bench_model_writes_the_full_table(tmp_path):
         tsn_ms, tsm_ms, tsn_clips, tsm_clips = (float(cell) for cell in row[1:5])
         batch = int(row[0].rsplit(' ', 1)[1])
         assert abs(tsn_clips - batch / tsn_ms * 1e3) <= 0.01 * tsn_clips + 0.01
-        assert abs(float(row[5]) - (tsm_ms / tsn_ms - 1) * 100) < 0.5  # overhead from the printed medians
+        rounding = 100 * tsm_ms / tsn_ms * (0.05 / tsm_ms + 0.05 / tsn_ms) + 0.05  # times printed to 0.1 ms
+        assert abs(float(row[5]) - (tsm_ms / tsn_ms - 1) * 100) <= rounding  # overhead from the printed medians
         assert float(row[7]) > 100 and float(row[8]) > 100  # MB: MindSpore alone needs more than this
 
     shifts = table_rows(text, 'shift op')

@@ -17,7 +17,8 @@ SIZE = dict(crop_size=32, scale_size=32)
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    paths = make_demo_dataset(str(root), videos_per_class=(2, 1), num_frames=8, height=32, width=48)
+    paths = make_demo_dataset(str(root), videos_per_class=(2, 1), num_frames=8, height=32, width=48,
+                              motions=("move", "turn", "zoom", "fade"))
     return str(root), paths
 
 
