@@ -32,7 +32,7 @@ logger = logging.getLogger('train')
 def data_args(config):
     """The create_dataset keywords shared by training and validation."""
     return dict(source=config.source, frame_template=config.frame_template, num_classes=config.num_classes,
-                crop_size=config.crop_size, scale_size=config.scale_size,
+                sampling=config.sampling, crop_size=config.crop_size, scale_size=config.scale_size,
                 num_parallel_workers=config.num_parallel_workers, skip_bad_samples=config.skip_bad_samples)
 
 
@@ -42,7 +42,7 @@ def create_validation(config, net, rank, group_size):
         return None
     num_videos = len(read_list_file(config.val_list, config.num_classes, config.skip_bad_samples))
     val_set = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
-                             sampling=config.sampling, num_clips=config.num_clips, num_crops=config.num_crops,
+                             num_clips=config.num_clips, num_crops=config.num_crops,
                              num_shards=group_size, shard_id=rank, **data_args(config))
     classifier = MultiViewClassifier(net)
     reduce = all_reduce_sum if group_size > 1 else None

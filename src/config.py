@@ -49,8 +49,8 @@ class Config:
     scale_size: int = _key(256, 'short side the frames are resized to before cropping')
     flip: bool = _key(False, 'random horizontal flip in training (off for Something-Something)')
     flip_pairs: list[int] = _key([], 'labels swapped by a flip, as consecutive pairs (SSv2: [86,87,93,94,166,167])')
-    sampling: str = _key('segment', 'eval sampling: segment centres (2 clips adds segment starts) or dense windows',
-                         ('segment', 'dense'))
+    sampling: str = _key('segment', 'frame sampling: segments (train: random in each; eval: centres, 2 clips adds '
+                         'starts) or dense 64-frame windows', ('segment', 'dense'))
     num_clips: int = _key(1, 'eval clips per video (segment: 1 or 2; dense: 10 in the reference)')
     num_crops: int = _key(1, 'eval crops per clip: 1 centre or 3 along the long side', (1, 3))
     num_parallel_workers: int = _key(8, 'data loading processes per device')
