@@ -36,7 +36,7 @@ def test_msrun_training_keeps_ranks_identical_and_distributed_eval_equals_single
     out = tmp_path / 'run'
     result = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'run_distribute_train.sh'), 'msrun', '2', 'CPU',
                              os.path.join(ROOT, 'configs', 'demo_tsm.yaml'), str(out), *TINY, *data,
-                             '--train_list', paths['train'], '--epochs', '2'],
+                             '--train_list', paths['train'], '--epochs', '2', '--eval_every', '1'],
                             capture_output=True, text=True, env={**env(), 'MASTER_PORT': '8131'}, timeout=600)
     logs = worker_logs(out / 'log')
     assert result.returncode == 0, result.stdout[-2000:] + '\n'.join(log[-2000:] for log in logs)
