@@ -16,7 +16,7 @@ import mindspore as ms
 
 from src.checkpoint import load_checkpoint
 from src.config import get_config
-from src.data import create_dataset, read_list_file
+from src.data import create_dataset, read_class_names, read_list_file
 from src.evaluate import MultiViewClassifier, evaluate, top_predictions
 from src.models import create_model
 from src.runtime import init_context
@@ -28,16 +28,6 @@ logger = logging.getLogger('eval')
 def protocol_name(config):
     return (f"{config.num_clips} clip(s) x {config.num_crops} crop(s) of {config.crop_size}, short side "
             f"{config.scale_size}, {config.num_segments} frames, {config.sampling} sampling")
-
-
-def read_class_names(path, num_classes):
-    if not path:
-        return None
-    with open(path, encoding='utf-8') as f:
-        names = [line.strip() for line in f if line.strip()]
-    if len(names) != num_classes:
-        raise SystemExit(f"{path}: {len(names)} class names, expected num_classes = {num_classes}")
-    return names
 
 
 def write_results(path, config, metrics, records, scores, class_names):
@@ -65,7 +55,7 @@ def main():
     init_context(config.device_target, config.mode, device_id_from_env())
     rank, group_size = init_parallel()
     setup_logging(rank, group_size)
-    class_names = read_class_names(config.class_names, config.num_classes)
+    class_names = read_class_names(config.class_names, config.num_classes) if config.class_names else None
     records = read_list_file(config.val_list, config.num_classes, config.skip_bad_samples)
     dataset = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
                              source=config.source, frame_template=config.frame_template,

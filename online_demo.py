@@ -88,7 +88,7 @@ def main(argv):
     else:
         logging.warning('no --ckpt: the network is freshly initialised and its predictions mean nothing')
     net.set_train(False)
-    names = predict.read_class_names(config.class_names, config.num_classes)
+    names = predict.class_names_or_numbers(config.class_names, config.num_classes)
     transform = EvalTransform(config.crop_size, config.scale_size)
     _, latencies = run(net, frames_of(args.source), transform, names, args.smooth, args.top_k, args.max_frames)
     steady = latencies[1:] or latencies  # the first frame includes graph compilation

@@ -15,7 +15,8 @@ import mindspore as ms
 
 from src.checkpoint import load_checkpoint
 from src.config import get_config
-from src.data import EvalTransform, VideoRecord, count_video_frames, create_reader, sample_clip_indices
+from src.data import (EvalTransform, VideoRecord, count_video_frames, create_reader, read_class_names,
+                      sample_clip_indices)
 from src.data.transforms import normalize
 from src.models import create_model
 from src.runtime import init_context
@@ -44,14 +45,8 @@ def load_clip(path, config):
     return normalize(EvalTransform(config.crop_size, config.scale_size)(frames)), num_frames
 
 
-def read_class_names(path, num_classes):
-    if not path:
-        return [str(i) for i in range(num_classes)]
-    with open(path, encoding='utf-8') as f:
-        names = [line.strip() for line in f if line.strip()]
-    if len(names) != num_classes:
-        raise ValueError(f"{path}: {len(names)} class names for num_classes={num_classes}")
-    return names
+def class_names_or_numbers(path, num_classes):
+    return read_class_names(path, num_classes) if path else [str(i) for i in range(num_classes)]
 
 
 def main(argv):
@@ -66,7 +61,7 @@ def main(argv):
         load_checkpoint(net, config.ckpt)
     else:
         logging.warning('no --ckpt: the network is freshly initialised and its predictions mean nothing')
-    names = read_class_names(config.class_names, config.num_classes)
+    names = class_names_or_numbers(config.class_names, config.num_classes)
     clip, num_frames = load_clip(argv[0], config)
     net.set_train(False)
     logits = net(ms.Tensor(clip)).asnumpy()[0]

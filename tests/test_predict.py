@@ -52,4 +52,5 @@ def test_predict_refuses_an_empty_folder_and_a_wrong_class_file(tmp_path, demo):
     with pytest.raises(FileNotFoundError, match="no frame named like '000001.jpg'"):
         predict.load_clip(str(tmp_path), get_config(MODEL))
     with pytest.raises(ValueError, match='4 class names for num_classes=5'):
-        predict.read_class_names(os.path.join(demo, 'category.txt'), 5)
+        predict.class_names_or_numbers(os.path.join(demo, 'category.txt'), 5)
+    assert predict.class_names_or_numbers('', 3) == ['0', '1', '2']

@@ -58,3 +58,12 @@ def read_list_file(list_file, num_classes=None, skip_bad_samples=False):
     if not records:
         raise BadSampleError(f"{list_file}: no usable video in the list")
     return records
+
+
+def read_class_names(path, num_classes):
+    """Class names in label order, one a line (`category.txt`); their count must be num_classes."""
+    with open(path, encoding="utf-8") as f:
+        names = [line.strip() for line in f if line.strip()]
+    if len(names) != num_classes:
+        raise ValueError(f"{path}: {len(names)} class names for num_classes={num_classes}")
+    return names
