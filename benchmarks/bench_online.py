@@ -9,7 +9,6 @@ import argparse
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 
@@ -21,18 +20,14 @@ import mindspore as ms  # noqa: E402
 from src.models import create_model, create_streaming_model  # noqa: E402
 from src.runtime import init_context  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_model import timed_runs  # noqa: E402
+
 NUM_SEGMENTS = 8
 
 
 def median_ms(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - start))
-    return float(np.median(times))
+    return 1000 * float(np.median(timed_runs(fn, warmup, repeats)))
 
 
 def measure(depth, size, repeats):
