@@ -15,21 +15,11 @@ import mindspore as ms
 
 from src.checkpoint import load_checkpoint
 from src.config import get_config
-from src.data import (EvalTransform, VideoRecord, count_video_frames, create_reader, read_class_names,
-                      sample_clip_indices)
+from src.data import (EvalTransform, VideoRecord, count_frame_files, count_video_frames, create_reader,
+                      read_class_names, sample_clip_indices)
 from src.data.transforms import normalize
 from src.models import create_model
 from src.runtime import init_context
-
-
-def count_folder_frames(folder, template):
-    """Frames 1, 2, ... present in `folder` under `template`; the first gap ends the video."""
-    count = 0
-    while os.path.isfile(os.path.join(folder, template.format(count + 1))):
-        count += 1
-    if count == 0:
-        raise FileNotFoundError(f"{folder}: no frame named like {template.format(1)!r}")
-    return count
 
 
 def load_clip(path, config):
@@ -37,7 +27,7 @@ def load_clip(path, config):
     root, name = os.path.split(os.path.abspath(path))
     if os.path.isdir(path):
         reader = create_reader('frames', root, config.frame_template)
-        num_frames = count_folder_frames(path, config.frame_template)
+        num_frames = count_frame_files(path, config.frame_template)
     else:
         reader, num_frames = create_reader('video', root), count_video_frames(path)
     indices = sample_clip_indices(num_frames, config.num_segments)

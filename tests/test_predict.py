@@ -10,7 +10,7 @@ import mindspore as ms
 from helpers import randomize
 from src.checkpoint import save_params
 from src.config import get_config
-from src.data import make_demo_dataset
+from src.data import BadSampleError, make_demo_dataset
 from src.models import create_model
 
 import predict
@@ -49,7 +49,7 @@ def test_predict_prints_the_networks_top5_with_class_names(tmp_path, demo):
 
 
 def test_predict_refuses_an_empty_folder_and_a_wrong_class_file(tmp_path, demo):
-    with pytest.raises(FileNotFoundError, match="no frame named like '000001.jpg'"):
+    with pytest.raises(BadSampleError, match=r"no frame named like \{:06d\}\.jpg"):
         predict.load_clip(str(tmp_path), get_config(MODEL))
     with pytest.raises(ValueError, match='4 class names for num_classes=5'):
         predict.class_names_or_numbers(os.path.join(demo, 'category.txt'), 5)

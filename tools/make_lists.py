@@ -25,7 +25,7 @@ from multiprocessing import Pool
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from src.data.records import BadSampleError  # noqa: E402
-from src.data.sources import VIDEO_EXTENSIONS, count_video_frames  # noqa: E402
+from src.data.sources import VIDEO_EXTENSIONS, count_frame_files, count_video_frames  # noqa: E402
 
 
 def sthv2_annotations(folder):
@@ -81,18 +81,6 @@ def index_tree(root, videos):
         elif not dirs and folder != root:
             index[os.path.basename(folder)] = os.path.relpath(folder, root)
     return index
-
-
-def count_frame_files(folder, template):
-    """Number of frames in a folder named by `template` from 1; raise if none or not numbered 1..n."""
-    suffix = os.path.splitext(template)[1]
-    count = sum(1 for name in os.listdir(folder) if name.endswith(suffix))
-    if count == 0:
-        raise BadSampleError(f"{folder}: no frame named like {template}")
-    for number in (1, count):
-        if not os.path.isfile(os.path.join(folder, template.format(number))):
-            raise BadSampleError(f"{folder}: {count} frames but no {template.format(number)}")
-    return count
 
 
 def count_frames(job):

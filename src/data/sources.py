@@ -64,6 +64,18 @@ def open_video(path):
     return capture
 
 
+def count_frame_files(folder, template):
+    """Number of frames in a folder named by `template` from 1; raise if none or not numbered 1..n."""
+    suffix = os.path.splitext(template)[1]
+    count = sum(1 for name in os.listdir(folder) if name.endswith(suffix))
+    if count == 0:
+        raise BadSampleError(f"{folder}: no frame named like {template}")
+    for number in (1, count):
+        if not os.path.isfile(os.path.join(folder, template.format(number))):
+            raise BadSampleError(f"{folder}: {count} frames but no {template.format(number)}")
+    return count
+
+
 def count_video_frames(path):
     """Count the frames of a video by decoding it (headers are not trusted); raise if it has none."""
     capture = open_video(path)
