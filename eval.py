@@ -16,7 +16,7 @@ import mindspore as ms
 
 from src.checkpoint import load_checkpoint
 from src.config import get_config
-from src.data import create_dataset, read_class_names, read_list_file
+from src.data import config_dataset_args, create_dataset, read_class_names, read_list_file
 from src.evaluate import MultiViewClassifier, evaluate, top_predictions
 from src.models import create_model
 from src.runtime import init_context
@@ -58,11 +58,8 @@ def main():
     class_names = read_class_names(config.class_names, config.num_classes) if config.class_names else None
     records = read_list_file(config.val_list, config.num_classes, config.skip_bad_samples)
     dataset = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
-                             source=config.source, frame_template=config.frame_template,
-                             num_classes=config.num_classes, sampling=config.sampling, num_clips=config.num_clips,
-                             num_crops=config.num_crops, crop_size=config.crop_size, scale_size=config.scale_size,
-                             num_parallel_workers=config.num_parallel_workers, num_shards=group_size,
-                             shard_id=rank, skip_bad_samples=config.skip_bad_samples)
+                             num_clips=config.num_clips, num_crops=config.num_crops, num_shards=group_size,
+                             shard_id=rank, **config_dataset_args(config))
     net = create_model(config.arch, depth=config.depth, num_classes=config.num_classes,
                        num_segments=config.num_segments, shift_div=config.shift_div,
                        shift_place=config.shift_place, dropout=config.dropout)

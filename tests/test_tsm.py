@@ -155,3 +155,18 @@ def test_uint8_clips_are_normalised_inside_like_the_data_pipeline(run_in_mode):
     for mode in ('graph', 'pynative'):
         from_uint8 = run_in_mode(mode, lambda: logits(net, pixels))
         assert relative_error(from_uint8, logits(net, normalize(pixels))) < 1e-5
+
+
+@pytest.mark.parametrize('amp_level', ['O2', 'O3'])
+def test_uint8_clips_survive_mixed_precision(amp_level):
+    """The pipeline feeds uint8: AMP must not cast it to float16 ahead of the network's own normalisation."""
+    from src.data.transforms import normalize
+
+    net = create_model('tsm', depth=18, num_classes=5, num_segments=2, dropout=0.0)
+    randomize(net)
+    pixels = np.random.default_rng(8).integers(0, 256, (2, 6, 32, 32), dtype=np.uint8)
+    expected = logits(net, normalize(pixels))
+    half = create_model('tsm', depth=18, num_classes=5, num_segments=2, dropout=0.0)
+    ms.load_param_into_net(half, {p.name: ms.Parameter(p.value(), p.name) for p in net.get_parameters()})
+    half = ms.amp.auto_mixed_precision(half, amp_level)
+    assert relative_error(logits(half, pixels), expected) < 3e-3  # float16 rounding; unnormalised pixels: ~70

@@ -1,10 +1,13 @@
 """`create_dataset`: list file -> sampled, transformed, batched clips as a `mindspore.dataset` pipeline.
 
-Train columns: `clip (T*3, H, W)` float32, `label` int32; shuffled, sharded by MindSpore, incomplete last batch
+Train columns: `clip (T*3, H, W)` uint8 RGB, `label` int32; shuffled, sharded by MindSpore, incomplete last batch
 dropped. Eval columns: `clip (V, T*3, H, W)` (V = num_clips * num_crops views), `label`, `index` (the video's row
 in the list file). Eval sharding is done here: shard k takes rows k, k + S, ... padded with index -1 rows (zero
 clips, masked out by the evaluator) so every shard runs the same number of full batches and every video is
 seen exactly once across shards.
+Clips stay uint8 (0..255) all the way to the network, which normalises them itself (`TSMNet`, also under mixed
+precision: MindSpore casts only float inputs): a quarter of the bytes of float32 through workers, batching and the
+device queue, and no per-pixel work on the host.
 """
 import atexit
 import logging
@@ -13,13 +16,12 @@ import multiprocessing
 
 import cv2
 import mindspore.dataset as ds
-import mindspore.dataset.vision as vision
 import numpy as np
 
 from src.data.records import BadSampleError, read_list_file
 from src.data.sampling import sample_clip_indices
 from src.data.sources import create_reader
-from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, TrainTransform
+from src.data.transforms import EvalTransform, TrainTransform
 
 logger = logging.getLogger(__name__)
 MAX_TRAIN_RETRIES = 10
@@ -112,23 +114,18 @@ class ClipSource:
         return views, np.int32(0), np.int32(-1)
 
 
-def normalize_op(num_segments):
-    """C++ `transforms.normalize` for uint8 (..., T*3, H, W) clips: no GIL, 4x less data through Python."""
-    mean, std = [255 * m for m in IMAGENET_MEAN], [255 * s for s in IMAGENET_STD]
-    return vision.Normalize(mean * num_segments, std * num_segments, is_hwc=False)
-
-
 def create_dataset(list_file, data_root, training, batch_size, num_segments=8, *, source="frames",
                    frame_template="{:06d}.jpg", num_classes=None, sampling="segment", num_clips=1, num_crops=1,
                    crop_size=224, scale_size=256, flip=False, flip_pairs=(), num_parallel_workers=2,
-                   num_shards=None, shard_id=None, skip_bad_samples=False, seed=None):
+                   worker_processes=False, num_shards=None, shard_id=None, skip_bad_samples=False, seed=None):
     """Batched clips from the videos of `list_file` (paths relative to `data_root`).
 
     source: 'frames' (JPEG folders named by `frame_template`, 1-based) or 'video' (files decoded by OpenCV).
     sampling: 'segment' or 'dense'; eval takes `num_clips` clips (segment: 1 or 2; dense: any, 10 in the
     reference) x `num_crops` crops (1 centre or 3 along the long side) of side `crop_size` after resizing the short
     side to `scale_size`. Train: multi-scale crop resized to `crop_size`, `flip` (mirrored labels per
-    `flip_pairs`). Bad samples raise BadSampleError naming the file; with `skip_bad_samples` they are logged and
+    `flip_pairs`). `num_parallel_workers` threads (OpenCV releases the GIL), or processes with `worker_processes`.
+    Bad samples raise BadSampleError naming the file; with `skip_bad_samples` they are logged and
     counted (train: another video is drawn; eval: the row is masked as padding), the count logged at exit.
     """
     records = read_list_file(list_file, num_classes, skip_bad_samples)
@@ -147,8 +144,15 @@ def create_dataset(list_file, data_root, training, batch_size, num_segments=8, *
                              rows, skip_bad_samples, seed, counter)
     shard_args = {"num_shards": num_shards, "shard_id": shard_id} if training and num_shards > 1 else {}
     dataset = ds.GeneratorDataset(clip_source, columns, shuffle=training, num_parallel_workers=num_parallel_workers,
-                                  python_multiprocessing=num_parallel_workers > 1, **shard_args)
-    dataset = dataset.map(normalize_op(num_segments), "clip", num_parallel_workers=num_parallel_workers)
+                                  python_multiprocessing=worker_processes and num_parallel_workers > 1, **shard_args)
     dataset = dataset.batch(batch_size, drop_remainder=training)
     dataset.bad_samples = counter  # .count / .report() for the training or eval script
     return dataset
+
+
+def config_dataset_args(config):
+    """The create_dataset keywords a run's config sets for both training and evaluation."""
+    return dict(source=config.source, frame_template=config.frame_template, num_classes=config.num_classes,
+                sampling=config.sampling, crop_size=config.crop_size, scale_size=config.scale_size,
+                num_parallel_workers=config.num_parallel_workers, worker_processes=config.worker_processes,
+                skip_bad_samples=config.skip_bad_samples)
