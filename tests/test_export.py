@@ -1,14 +1,17 @@
-"""export.py: the MINDIR loaded back runs the same logits as the network it came from."""
+"""export.py: the MINDIR loaded back and the ONNX file in onnxruntime run the network's logits, float32 or uint8 input."""
 import os
 import subprocess
 import sys
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import mindspore as ms
 
+from export import export_network
 from helpers import randomize, relative_error
 from src.checkpoint import save_params
+from src.data.transforms import normalize
 from src.models import create_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,19 +24,42 @@ def run_export(tmp_path, *extra):
                            *extra], capture_output=True, text=True, timeout=300)
 
 
-def test_exported_mindir_reproduces_the_network_logits(tmp_path):
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A randomized TSM-R18 (non-trivial weights, BN statistics included), its checkpoint, and test clips."""
+    root = tmp_path_factory.mktemp('export')
     net = create_model('tsm', depth=18, num_classes=5, num_segments=4)
-    randomize(net)  # non-trivial weights, BN statistics included
-    ckpt = save_params(net, str(tmp_path / 'net.ckpt'))
-    result = run_export(tmp_path, '--ckpt', ckpt, '--file_name', 'tsm_r18')
-    assert result.returncode == 0, result.stderr
-    clips = np.random.default_rng(0).standard_normal((2, 12, 64, 64)).astype(np.float32)
+    randomize(net)
     net.set_train(False)
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 12, 64, 64)).astype(np.uint8)
+    return net, save_params(net, str(root / 'net.ckpt')), pixels
+
+
+def run_onnx(path, clips):
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    (graph_input,) = session.get_inputs()
+    assert graph_input.shape == list(clips.shape)
+    return session.run(None, {graph_input.name: clips})[0]
+
+
+def run_mindir(path, clips):
+    return ms.nn.GraphCell(ms.load(path))(ms.Tensor(clips)).asnumpy()
+
+
+@pytest.mark.parametrize('file_format, run', [('MINDIR', run_mindir), ('ONNX', run_onnx)])
+@pytest.mark.parametrize('input_dtype', ['float32', 'uint8'])
+def test_exported_graph_reproduces_the_network_logits(trained, tmp_path, file_format, run, input_dtype):
+    net, ckpt, pixels = trained
+    result = run_export(tmp_path, '--ckpt', ckpt, '--file_name', 'tsm_r18', '--file_format', file_format,
+                        '--input_dtype', input_dtype)
+    assert result.returncode == 0, result.stderr[-3000:]
+    clips = normalize(pixels) if input_dtype == 'float32' else pixels
     expected = net(ms.Tensor(clips)).asnumpy()
-    graph = ms.nn.GraphCell(ms.load(str(tmp_path / 'tsm_r18.mindir')))
-    actual = graph(ms.Tensor(clips)).asnumpy()
-    assert actual.shape == (2, 5)
+    actual = run(str(tmp_path / f'tsm_r18.{file_format.lower()}'), clips)
+    assert actual.shape == (2, 5) and actual.dtype == np.float32
     assert relative_error(actual, expected) < 1e-5
+    if input_dtype == 'uint8':  # raw pixels in, the same logits as eval.py's normalised float32 clips
+        assert relative_error(actual, net(ms.Tensor(normalize(pixels))).asnumpy()) < 1e-5
 
 
 def test_export_refuses_a_missing_checkpoint_and_air_off_ascend(tmp_path):
@@ -45,3 +71,12 @@ def test_export_refuses_a_missing_checkpoint_and_air_off_ascend(tmp_path):
     assert result.returncode != 0 and 'AIR export needs an Ascend backend' in result.stderr
     result = run_export(tmp_path, '--ckpt', ckpt, '--num_classes', '6')
     assert result.returncode != 0 and 'new_fc.weight' in result.stderr
+    result = run_export(tmp_path, '--ckpt', ckpt, '--input_dtype', 'int8')
+    assert result.returncode != 0 and "'input_dtype' must be one of ['float32', 'uint8']" in result.stderr
+
+
+def test_onnx_export_refuses_tin(tmp_path):
+    net = create_model('tin', depth=18, num_classes=5, num_segments=4, shift_div=4)
+    with pytest.raises(ValueError, match='ONNX export of TIN is not supported'):
+        export_network(net, str(tmp_path / 'tin'), 'ONNX', 1, 4, 32)
+    assert not os.listdir(tmp_path)
