@@ -1,0 +1,81 @@
+"""Offline-inference accuracy: the C++ application's logits files + preprocess.py's labels -> top-1 / top-5.
+
+    python postprocess.py --result_dir /runs/infer/logits --label_file /runs/infer/labels.txt [--out acc.json]
+
+Every clip listed in the labels file must have its `<result_dir>/<clip>.bin` (float32 logits, one row of
+num_classes); the metrics cover the whole list, computed as eval.py computes them (src.evaluate.compute_metrics).
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+
+import numpy as np
+
+import src  # noqa: F401  (runtime defaults before MindSpore starts)
+from src.evaluate import compute_metrics
+
+logger = logging.getLogger('postprocess')
+
+
+def read_labels(path):
+    """[(clip name, label, video)] of preprocess.py's labels file."""
+    if not os.path.isfile(path):
+        raise ValueError(f'label file not found: {path}')
+    entries = []
+    with open(path, encoding='utf-8') as f:
+        for number, line in enumerate(f, 1):
+            fields = line.split()
+            if len(fields) != 3 or not fields[1].isdigit():
+                raise ValueError(f'{path}:{number}: expected "<clip> <label> <video>", got {line.strip()!r}')
+            entries.append((fields[0], int(fields[1]), fields[2]))
+    if not entries:
+        raise ValueError(f'{path} lists no clips')
+    return entries
+
+
+def read_logits(result_dir, entries, num_classes=None):
+    """(num_clips, num_classes) float32 logits in the order of `entries`; every file must hold one row."""
+    rows = []
+    for name, _, video in entries:
+        path = os.path.join(result_dir, name + '.bin')
+        if not os.path.isfile(path):
+            raise ValueError(f'missing logits file {path} (video {video}): did the inference step finish?')
+        row = np.fromfile(path, np.float32)
+        expected = num_classes or (rows[0].size if rows else None)
+        if os.path.getsize(path) % 4 or row.size == 0 or (expected and row.size != expected):
+            raise ValueError(f'{path} holds {os.path.getsize(path)} bytes; expected {expected or "some"} float32 '
+                             f'logits (video {video})')
+        rows.append(row)
+    return np.stack(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--result_dir', required=True, help='the <clip>.bin logits of ascend310_infer')
+    parser.add_argument('--label_file', required=True, help='labels.txt of preprocess.py')
+    parser.add_argument('--num_classes', type=int, default=None, help='check every file has this many logits')
+    parser.add_argument('--out', default='', help='also write the metrics as JSON here')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    try:
+        entries = read_labels(args.label_file)
+        scores = read_logits(args.result_dir, entries, args.num_classes)
+    except ValueError as err:
+        sys.exit(f'postprocess.py: {err}')
+    labels = np.array([label for _, label, _ in entries])
+    if labels.max() >= scores.shape[1]:
+        sys.exit(f'postprocess.py: {args.label_file} has label {labels.max()} but the logits have '
+                 f'{scores.shape[1]} classes')
+    metrics = compute_metrics(scores, labels)
+    logger.info('top1 %.2f top5 %.2f mean class %.2f over %d videos', metrics['top1'], metrics['top5'],
+                metrics['mean_class_acc'], metrics['num_videos'])
+    if args.out:
+        with open(args.out, 'w', encoding='utf-8') as f:
+            json.dump(metrics, f, indent=1)
+    return metrics
+
+
+if __name__ == '__main__':
+    main()

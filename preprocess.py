@@ -1,0 +1,83 @@
+"""Offline-inference inputs: the validation list -> one clip file per video + a labels file (eval.py's 1-clip protocol).
+
+    python preprocess.py --config_path default_config.yaml --data_root D --val_list V --output_dir /runs/infer \\
+        [--input_dtype uint8]
+
+Each video gives `<output_dir>/clips/clip_<row>.bin`: the raw bytes of one `(1, num_segments*3, crop_size, crop_size)`
+clip (row = the video's line in val_list, from 0), sampled and cropped exactly as `eval.py` does with 1 clip x 1
+centre crop (segment centres, short side scale_size). `--input_dtype uint8` (for a graph exported with the same
+option) keeps the RGB pixels 0..255: 4x smaller than float32, which is normalised here like eval.py's network input.
+`<output_dir>/labels.txt` lists `clip_<row> <label> <video>` for every clip written.
+"""
+import glob
+import logging
+import os
+
+import numpy as np
+
+import src  # noqa: F401  (runtime defaults before MindSpore starts)
+from src.config import get_config
+from src.data import config_dataset_args, create_dataset, read_list_file
+from src.data.transforms import normalize
+
+logger = logging.getLogger('preprocess')
+LOG_EVERY = 500
+
+
+def clip_name(row):
+    return f'clip_{row:06d}'
+
+
+def prepare_folder(output_dir):
+    """`<output_dir>/clips`, emptied of the clip files of an earlier run (so none is inferred twice)."""
+    clip_dir = os.path.join(output_dir, 'clips')
+    os.makedirs(clip_dir, exist_ok=True)
+    stale = glob.glob(os.path.join(clip_dir, 'clip_*.bin'))
+    for path in stale:
+        os.remove(path)
+    if stale:
+        logger.info('removed %d clip files of an earlier run from %s', len(stale), clip_dir)
+    return clip_dir
+
+
+def write_clips(dataset, records, clip_dir, input_dtype):
+    """Write each real row's clip (padding and skipped rows, index -1, are not); return the label lines."""
+    lines = []
+    for views, label, index in dataset.create_tuple_iterator(output_numpy=True, num_epochs=1):
+        for clip, row, target in zip(views, index, label):  # clip: (1 view, T*3, H, W) uint8
+            if row < 0:
+                continue
+            clip = normalize(clip) if input_dtype == 'float32' else clip
+            clip.tofile(os.path.join(clip_dir, clip_name(row) + '.bin'))
+            lines.append(f'{clip_name(row)} {int(target)} {records[row].path}\n')
+            if len(lines) % LOG_EVERY == 0:
+                logger.info('%d / %d videos', len(lines), len(records))
+    return lines
+
+
+def main():
+    config = get_config()
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    if not (config.val_list and config.data_root):
+        raise SystemExit('preprocess.py: --data_root and --val_list are required')
+    if (config.num_clips, config.num_crops) != (1, 1):
+        logger.info('offline inference uses 1 clip x 1 centre crop; num_clips %d / num_crops %d are not used',
+                    config.num_clips, config.num_crops)
+    records = read_list_file(config.val_list, config.num_classes, config.skip_bad_samples)
+    dataset = create_dataset(config.val_list, config.data_root, False, 1, config.num_segments, num_clips=1,
+                             num_crops=1, **config_dataset_args(config))
+    clip_dir = prepare_folder(config.output_dir)
+    lines = write_clips(dataset, records, clip_dir, config.input_dtype)
+    label_file = os.path.join(config.output_dir, 'labels.txt')
+    with open(label_file, 'w', encoding='utf-8') as f:
+        f.writelines(lines)
+    size = np.dtype(config.input_dtype).itemsize * 3 * config.num_segments * config.crop_size ** 2
+    logger.info('wrote %d clips of (1, %d, %d, %d) %s (%d bytes each) to %s, labels to %s; %d of %d videos',
+                len(lines), 3 * config.num_segments, config.crop_size, config.crop_size, config.input_dtype, size,
+                clip_dir, label_file, len(lines), len(records))
+    if len(lines) < len(records):
+        logger.warning('%d unreadable videos skipped (skip_bad_samples)', len(records) - len(lines))
+
+
+if __name__ == '__main__':
+    main()
