@@ -54,6 +54,7 @@ def run(*command, **env):
 @pytest.fixture(scope='module')
 def evaluated(tmp_path_factory):
     """A demo val set (6 classes x 2 videos), a random TSM-R18 checkpoint, its config, and eval.py's results."""
+    require_lite()
     root = tmp_path_factory.mktemp('infer310')
     paths = make_demo_dataset(str(root), videos_per_class=(0, 2), num_frames=8, height=32, width=40,
                               motions=('move', 'zoom', 'fade'))
@@ -74,7 +75,6 @@ def evaluated(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize('input_dtype', ['uint8', 'float32'])
 def test_cpu_chain_reproduces_eval_py(evaluated, input_dtype):
-    require_lite()
     root, config, ckpt, expected, top5 = evaluated
     out = root / input_dtype
     run(sys.executable, os.path.join(ROOT, 'export.py'), '--config_path', config, '--ckpt', ckpt, '--file_format',
