@@ -2,6 +2,7 @@
 
     python run_demo.py                  # generate data, train TSM and TSN, evaluate both, print the table
     python run_demo.py --quick          # a shorter run (fewer videos and epochs; the slow test runs this)
+    python run_demo.py --archs tsm,tsn,tin   # also TIN (temporal interlace, configs/demo_tin.yaml)
 
 Classes come in pairs, a video of one played backwards is a video of the other (left->right / right->left, ...),
 so a per-frame model (TSN) is at chance within each pair (<= 50 % top-1) while TSM can separate them. Every step is
@@ -16,10 +17,10 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-ARCHS = ('tsm', 'tsn')
+ARCHS = ('tsm', 'tsn', 'tin')  # each has configs/demo_<arch>.yaml
 # (videos per class train/val, frames per video, frame height, width, epochs)
 SIZES = {'full': ((64, 16), 16, 56, 72, None), 'quick': ((64, 8), 16, 56, 72, 10)}
-TARGETS = {'tsm': ('>=', 90.0), 'tsn': ('<=', 60.0)}
+TARGETS = {'tsm': ('>=', 90.0), 'tsn': ('<=', 60.0), 'tin': ('>=', 90.0)}
 
 
 def parse_args(argv=None):
@@ -30,7 +31,22 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0, help='seed of the generated videos and of training')
     parser.add_argument('--epochs', type=int, default=None, help='override the epochs of the demo configs')
     parser.add_argument('--videos_per_class', default=None, help='override the data size: TRAIN,VAL (e.g. 8,4)')
-    return parser.parse_args(argv)
+    parser.add_argument('--archs', default='tsm,tsn', help=f'comma-separated models to train, of {",".join(ARCHS)}')
+    args = parser.parse_args(argv)
+    args.archs = args.archs.split(',')
+    if not args.archs or not set(args.archs) <= set(ARCHS):
+        parser.error(f'--archs takes a comma-separated subset of {",".join(ARCHS)}, got {",".join(args.archs)}')
+    return args
+
+
+def demo_size(args):
+    """(videos per class (train, val), frames, height, width, epochs or None) after --quick and the overrides."""
+    size = SIZES['quick' if args.quick else 'full']
+    if args.videos_per_class:
+        size = (tuple(int(v) for v in args.videos_per_class.split(',')), *size[1:])
+    if args.epochs:
+        size = (*size[:-1], args.epochs)
+    return size
 
 
 def make_data(root, size, seed):
@@ -63,11 +79,13 @@ def run(command, log_path):
     return time.time() - start
 
 
-def train_and_eval(arch, args, data_root, paths, epochs):
-    out = os.path.join(args.output_dir, arch)
+def train_and_eval(arch, args, data_root, paths, epochs, name=None, overrides=()):
+    """Train `configs/demo_<arch>.yaml` (+ train.py `overrides`) into <output_dir>/<name>, evaluate the last epoch."""
+    name = name or arch
+    out = os.path.join(args.output_dir, name)
     os.makedirs(out, exist_ok=True)
     common = ['--config_path', os.path.join(ROOT, 'configs', f'demo_{arch}.yaml'), '--data_root', data_root,
-              '--val_list', paths['val'], '--seed', str(args.seed)]
+              '--val_list', paths['val'], '--seed', str(args.seed), *overrides]
     extra = ['--epochs', str(epochs)] if epochs else []
     train_time = run([args.python, os.path.join(ROOT, 'train.py'), *common, '--train_list', paths['train'],
                       '--output_dir', out, *extra], os.path.join(out, 'train.log'))
@@ -78,7 +96,7 @@ def train_and_eval(arch, args, data_root, paths, epochs):
                      '--out', os.path.join(out, 'eval.json')], os.path.join(out, 'eval.log'))
     with open(os.path.join(out, 'eval.json')) as f:
         metrics = {k: v for k, v in json.load(f).items() if k != 'videos'}
-    return {'arch': arch, **metrics, 'train_s': train_time, 'eval_s': eval_time}
+    return {'arch': arch, 'name': name, **metrics, 'ckpt': ckpt, 'train_s': train_time, 'eval_s': eval_time}
 
 
 def table(results, total):
@@ -96,15 +114,11 @@ def table(results, total):
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
-    size = SIZES['quick' if args.quick else 'full']
-    if args.videos_per_class:
-        size = (tuple(int(v) for v in args.videos_per_class.split(',')), *size[1:])
-    if args.epochs:
-        size = (*size[:-1], args.epochs)
+    size = demo_size(args)
     data_root = os.path.join(args.output_dir, 'data')
     print(f'generating the demo videos in {data_root}', flush=True)
     paths = make_data(data_root, size, args.seed)
-    results = [train_and_eval(arch, args, os.path.join(data_root, 'frames'), paths, size[-1]) for arch in ARCHS]
+    results = [train_and_eval(arch, args, os.path.join(data_root, 'frames'), paths, size[-1]) for arch in args.archs]
     total = time.time() - start
     with open(os.path.join(args.output_dir, 'results.json'), 'w') as f:
         json.dump({'results': results, 'total_s': total, 'quick': args.quick}, f, indent=1)

@@ -23,3 +23,15 @@ def test_quick_demo_tsm_beats_tsn_by_a_clear_margin(tmp_path):
     assert tsm >= tsn + 20 and tsn <= 60, (tsm, tsn)
     for arch in ('tsm', 'tsn'):
         assert len(json.load(open(tmp_path / arch / 'eval.json'))['videos']) == 6 * 8
+
+
+def test_run_demo_archs_option_accepts_only_known_models():
+    sys.path.insert(0, ROOT)
+    import run_demo
+
+    assert run_demo.parse_args(['--archs', 'tin,tsm']).archs == ['tin', 'tsm']
+    assert run_demo.parse_args([]).archs == ['tsm', 'tsn']
+    with pytest.raises(SystemExit):
+        run_demo.parse_args(['--archs', 'tsm,i3d'])
+    for arch in run_demo.ARCHS:  # every model it offers has its demo config
+        assert os.path.isfile(os.path.join(ROOT, 'configs', f'demo_{arch}.yaml'))
