@@ -15,8 +15,8 @@ import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 
 from src.checkpoint import load_checkpoint
-from src.config import get_config
-from src.data import config_dataset_args, create_dataset, read_class_names, read_list_file
+from src.config import dataset_kwargs, get_config, model_kwargs
+from src.data import create_dataset, read_class_names, read_list_file
 from src.evaluate import MultiViewClassifier, evaluate, top_predictions
 from src.models import create_model
 from src.runtime import init_context
@@ -59,10 +59,8 @@ def main():
     records = read_list_file(config.val_list, config.num_classes, config.skip_bad_samples)
     dataset = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
                              num_clips=config.num_clips, num_crops=config.num_crops, num_shards=group_size,
-                             shard_id=rank, **config_dataset_args(config))
-    net = create_model(config.arch, depth=config.depth, num_classes=config.num_classes,
-                       num_segments=config.num_segments, shift_div=config.shift_div,
-                       shift_place=config.shift_place, dropout=config.dropout)
+                             shard_id=rank, **dataset_kwargs(config))
+    net = create_model(config.arch, **model_kwargs(config))
     load_checkpoint(net, config.ckpt)
     amp_level = resolve_amp_level(config.amp_level, config.device_target)
     if amp_level != 'O0':

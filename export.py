@@ -14,11 +14,11 @@ import numpy as np
 
 import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
-from mindspore import nn
 
 from src.checkpoint import load_checkpoint
-from src.config import get_config
+from src.config import get_config, model_kwargs
 from src.models import create_model
+from src.models.resnet import ZeroPadMaxPool
 from src.models.tin import TemporalInterlace
 from src.runtime import init_context
 
@@ -26,31 +26,13 @@ EXTENSIONS = {'MINDIR': '.mindir', 'AIR': '.air', 'ONNX': '.onnx'}
 INPUT_DTYPES = {'float32': np.float32, 'uint8': np.uint8}
 
 
-class ZeroPadMaxPool(nn.Cell):
-    """3x3/2 max-pool with symmetric padding 1, built from ops that MindSpore's ONNX exporter translates correctly.
-
-    MindSpore 2.10 cannot export `nn.MaxPool2d(pad_mode='pad')` (MaxPool3DWithArgmax) to ONNX, and writes
-    `MaxPool3D`'s explicit pads as SAME_UPPER (asymmetric: wrong results). The stem pool reads a ReLU output (>= 0),
-    so padding with zeros gives exactly the -inf-padded maximum. Not the network's own pool: on MindSpore's CPU
-    backend the separate Pad costs ~3x the fused pool.
-    """
-
-    def __init__(self, kernel_size=3, stride=2, padding=1):
-        super().__init__()
-        self.pad = nn.Pad(((0, 0), (0, 0), (padding, padding), (padding, padding)))
-        self.pool = nn.MaxPool2d(kernel_size, stride, pad_mode='valid')
-
-    def construct(self, x):
-        return self.pool(self.pad(x))
-
-
-def prepare_for_onnx(net):
-    """Give `net` the ONNX-exportable stem pool; refuse the ops MindSpore's ONNX exporter gets wrong."""
+def check_onnx_exportable(net):
+    """Refuse what MindSpore 2.10's ONNX exporter gets wrong: TIN's Conv1d, the fused padded stem pool."""
     if any(isinstance(cell, TemporalInterlace) for _, cell in net.cells_and_names()):
         raise ValueError("ONNX export of TIN is not supported: MindSpore 2.10's exporter writes its Conv1d as an "
                          "invalid Squeeze that ONNX runtimes reject; export TIN as MINDIR (or AIR on Ascend)")
-    net.base_model.maxpool = ZeroPadMaxPool()
-    return net
+    if not isinstance(net.base_model.maxpool, ZeroPadMaxPool):
+        raise ValueError("ONNX export needs the network built with create_model(..., onnx_stem=True)")
 
 
 def export_network(net, path_stem, file_format, batch_size, num_segments, crop_size, input_dtype='float32'):
@@ -60,7 +42,7 @@ def export_network(net, path_stem, file_format, batch_size, num_segments, crop_s
     if input_dtype not in INPUT_DTYPES:
         raise ValueError(f"input_dtype must be one of {sorted(INPUT_DTYPES)}, got {input_dtype!r}")
     if file_format == 'ONNX':
-        net = prepare_for_onnx(net)
+        check_onnx_exportable(net)
     net.set_train(False)
     shape = (batch_size, num_segments * 3, crop_size, crop_size)
     ms.export(net, ms.Tensor(np.zeros(shape, INPUT_DTYPES[input_dtype])), file_name=path_stem,
@@ -74,9 +56,7 @@ def main():
     if not config.ckpt:
         raise SystemExit('export.py: --ckpt is required (a Hub .ckpt, a converted .pth, or ours)')
     init_context(config.device_target, config.mode)
-    net = create_model(config.arch, depth=config.depth, num_classes=config.num_classes,
-                       num_segments=config.num_segments, shift_div=config.shift_div,
-                       shift_place=config.shift_place, dropout=config.dropout)
+    net = create_model(config.arch, **model_kwargs(config), onnx_stem=config.file_format == 'ONNX')
     load_checkpoint(net, config.ckpt)
     os.makedirs(config.output_dir, exist_ok=True)
     path = export_network(net, os.path.join(config.output_dir, config.file_name), config.file_format,

@@ -14,7 +14,7 @@ import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 
 from src.checkpoint import load_checkpoint
-from src.config import get_config
+from src.config import get_config, model_kwargs
 from src.data import (EvalTransform, VideoRecord, count_frame_files, count_video_frames, create_reader,
                       read_class_names, sample_clip_indices)
 from src.data.transforms import normalize
@@ -45,8 +45,7 @@ def main(argv):
     config = get_config(argv[1:])
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     init_context(config.device_target, config.mode)
-    net = create_model(config.arch, depth=config.depth, num_classes=config.num_classes,
-                       num_segments=config.num_segments, shift_div=config.shift_div, shift_place=config.shift_place)
+    net = create_model(config.arch, **model_kwargs(config))
     if config.ckpt:
         load_checkpoint(net, config.ckpt)
     else:

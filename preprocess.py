@@ -16,8 +16,8 @@ import os
 import numpy as np
 
 import src  # noqa: F401  (runtime defaults before MindSpore starts)
-from src.config import get_config
-from src.data import config_dataset_args, create_dataset, read_list_file
+from src.config import dataset_kwargs, get_config
+from src.data import create_dataset, read_list_file
 from src.data.transforms import normalize
 
 logger = logging.getLogger('preprocess')
@@ -65,7 +65,7 @@ def main():
                     config.num_clips, config.num_crops)
     records = read_list_file(config.val_list, config.num_classes, config.skip_bad_samples)
     dataset = create_dataset(config.val_list, config.data_root, False, 1, config.num_segments, num_clips=1,
-                             num_crops=1, **config_dataset_args(config))
+                             num_crops=1, **dataset_kwargs(config))
     clip_dir = prepare_folder(config.output_dir)
     lines = write_clips(dataset, records, clip_dir, config.input_dtype)
     label_file = os.path.join(config.output_dir, 'labels.txt')

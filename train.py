@@ -15,8 +15,8 @@ import mindspore as ms
 import mindspore.dataset as ds
 
 from src.checkpoint import load_checkpoint
-from src.config import get_config, save_config
-from src.data import config_dataset_args, create_dataset, read_list_file
+from src.config import dataset_kwargs, get_config, model_kwargs, save_config
+from src.data import create_dataset, read_list_file
 from src.evaluate import MultiViewClassifier, evaluate
 from src.models import create_model
 from src.runtime import init_context
@@ -36,7 +36,7 @@ def create_validation(config, net, rank, group_size):
     num_videos = len(read_list_file(config.val_list, config.num_classes, config.skip_bad_samples))
     val_set = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
                              num_clips=config.num_clips, num_crops=config.num_crops,
-                             num_shards=group_size, shard_id=rank, **config_dataset_args(config))
+                             num_shards=group_size, shard_id=rank, **dataset_kwargs(config))
     classifier = MultiViewClassifier(net)
     reduce = all_reduce_sum if group_size > 1 else None
     return lambda: evaluate(classifier, val_set, num_videos, config.num_classes, reduce,
@@ -69,10 +69,8 @@ def main():
 
     train_set = create_dataset(config.train_list, config.data_root, True, config.batch_size, config.num_segments,
                                flip=config.flip, flip_pairs=config.flip_pairs, num_shards=group_size,
-                               shard_id=rank, seed=config.seed, **config_dataset_args(config))
-    net = create_model(config.arch, depth=config.depth, num_classes=config.num_classes,
-                       num_segments=config.num_segments, shift_div=config.shift_div,
-                       shift_place=config.shift_place, dropout=config.dropout)
+                               shard_id=rank, seed=config.seed, **dataset_kwargs(config))
+    net = create_model(config.arch, **model_kwargs(config))
     if config.pretrained:
         load_checkpoint(net, config.pretrained, init_only=True)
     if config.partial_bn:

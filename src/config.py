@@ -176,6 +176,20 @@ def get_config(argv=None, config_path=None):
     return Config(**values)
 
 
+def model_kwargs(config):
+    """`create_model(config.arch, **model_kwargs(config))`: the network a run's config describes."""
+    return dict(depth=config.depth, num_classes=config.num_classes, num_segments=config.num_segments,
+                shift_div=config.shift_div, shift_place=config.shift_place, dropout=config.dropout)
+
+
+def dataset_kwargs(config):
+    """The `create_dataset` keywords a run's config sets for both training and evaluation."""
+    return dict(source=config.source, frame_template=config.frame_template, num_classes=config.num_classes,
+                sampling=config.sampling, crop_size=config.crop_size, scale_size=config.scale_size,
+                num_parallel_workers=config.num_parallel_workers, worker_processes=config.worker_processes,
+                skip_bad_samples=config.skip_bad_samples)
+
+
 def save_config(config, directory):
     """Write the effective config next to a run's outputs; returns the file path."""
     os.makedirs(directory, exist_ok=True)

@@ -75,8 +75,31 @@ def test_export_refuses_a_missing_checkpoint_and_air_off_ascend(tmp_path):
     assert result.returncode != 0 and "'input_dtype' must be one of ['float32', 'uint8']" in result.stderr
 
 
-def test_onnx_export_refuses_tin(tmp_path):
-    net = create_model('tin', depth=18, num_classes=5, num_segments=4, shift_div=4)
+@pytest.mark.parametrize('arch', ['tsn', 'tsm_online'])
+def test_other_variants_export_to_onnx(tmp_path, arch):
+    net = create_model(arch, depth=18, num_classes=5, num_segments=4, onnx_stem=True)
+    randomize(net)
+    net.set_train(False)
+    pixels = np.random.default_rng(1).integers(0, 256, (1, 12, 32, 32)).astype(np.uint8)
+    path = export_network(net, str(tmp_path / arch), 'ONNX', 1, 4, 32, 'uint8')
+    assert relative_error(run_onnx(path, pixels), net(ms.Tensor(pixels)).asnumpy()) < 1e-5
+
+
+def test_onnx_stem_is_the_same_network():
+    net, onnx_net = (create_model('tsm', depth=18, num_classes=5, num_segments=2, onnx_stem=flag) for flag in (0, 1))
+    randomize(net)
+    ms.load_param_into_net(onnx_net, {p.name: ms.Parameter(p.value(), p.name) for p in net.get_parameters()})
+    pixels = np.random.default_rng(2).integers(0, 256, (2, 6, 33, 33)).astype(np.uint8)  # odd size: padding matters
+    net.set_train(False)
+    onnx_net.set_train(False)
+    assert relative_error(onnx_net(ms.Tensor(pixels)).asnumpy(), net(ms.Tensor(pixels)).asnumpy()) < 1e-6
+
+
+def test_onnx_export_refuses_tin_and_the_fused_stem_pool(tmp_path):
+    net = create_model('tin', depth=18, num_classes=5, num_segments=4, shift_div=4, onnx_stem=True)
     with pytest.raises(ValueError, match='ONNX export of TIN is not supported'):
         export_network(net, str(tmp_path / 'tin'), 'ONNX', 1, 4, 32)
+    net = create_model('tsm', depth=18, num_classes=5, num_segments=4)
+    with pytest.raises(ValueError, match=r'onnx_stem=True'):
+        export_network(net, str(tmp_path / 'tsm'), 'ONNX', 1, 4, 32)
     assert not os.listdir(tmp_path)

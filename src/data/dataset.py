@@ -149,10 +149,3 @@ def create_dataset(list_file, data_root, training, batch_size, num_segments=8, *
     dataset.bad_samples = counter  # .count / .report() for the training or eval script
     return dataset
 
-
-def config_dataset_args(config):
-    """The create_dataset keywords a run's config sets for both training and evaluation."""
-    return dict(source=config.source, frame_template=config.frame_template, num_classes=config.num_classes,
-                sampling=config.sampling, crop_size=config.crop_size, scale_size=config.scale_size,
-                num_parallel_workers=config.num_parallel_workers, worker_processes=config.worker_processes,
-                skip_bad_samples=config.skip_bad_samples)

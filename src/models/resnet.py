@@ -90,14 +90,32 @@ RESNET_SPECS = {
 }
 
 
+class ZeroPadMaxPool(nn.Cell):
+    """The stem's 3x3/2 max-pool (padding 1) as zero padding + an unpadded pool, for ONNX export.
+
+    MindSpore 2.10 cannot export `nn.MaxPool2d(pad_mode='pad')` to ONNX and writes `MaxPool3D`'s explicit pads as
+    SAME_UPPER (asymmetric: wrong results). The stem pool reads a ReLU output (>= 0), so zero padding gives exactly
+    the -inf-padded maximum. Not the default: on MindSpore's CPU backend the separate pad costs ~3x the fused pool.
+    """
+
+    def __init__(self, kernel_size=3, stride=2, padding=1):
+        super().__init__()
+        self.pad = nn.Pad(((0, 0), (0, 0), (padding, padding), (padding, padding)))
+        self.pool = nn.MaxPool2d(kernel_size, stride, pad_mode='valid')
+
+    def construct(self, x):
+        return self.pool(self.pad(x))
+
+
 class ResNet(nn.Cell):
     """Stem + four stages + global average pool: `(B, 3, H, W)` -> `(B, num_features)`.
 
     `make_ops(stage, index, in_channels)` returns `(conv1_op, input_op)` for each block, so the temporal
-    modelling is chosen by the caller and the backbone never branches on it.
+    modelling is chosen by the caller and the backbone never branches on it. `onnx_stem`: the stem pool as
+    `ZeroPadMaxPool` (same results, exportable to ONNX).
     """
 
-    def __init__(self, depth, make_ops):
+    def __init__(self, depth, make_ops, onnx_stem=False):
         super().__init__()
         if depth not in RESNET_SPECS:
             raise ValueError(f"unsupported ResNet depth {depth}; expected one of {sorted(RESNET_SPECS)}")
@@ -105,7 +123,8 @@ class ResNet(nn.Cell):
         self.conv1 = conv2d(3, 64, 7, stride=2)
         self.bn1 = batch_norm(64)
         self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode='pad', padding=1)
+        self.maxpool = ZeroPadMaxPool() if onnx_stem else nn.MaxPool2d(kernel_size=3, stride=2, pad_mode='pad',
+                                                                       padding=1)
         in_channels = 64
         for stage, num_blocks in enumerate(stage_sizes):
             channels, stride = 64 * 2 ** stage, 1 if stage == 0 else 2

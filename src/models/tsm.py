@@ -50,11 +50,12 @@ class TSMNet(nn.Cell):
 
 
 def create_model(arch='tsm', *, depth=50, num_classes=174, num_segments=8, shift_div=8, shift_place='blockres',
-                 dropout=0.5):
+                 dropout=0.5, onnx_stem=False):
     """Build a TSN/TSM/online-TSM/TIN ResNet video classifier whose parameter names match the published checkpoint.
 
     ResNet-101 shifts every other block (as the original TSM does for deep networks); the others shift all.
     TIN follows MMAction2 with `shift_div=4` (a quarter of the channels interlaced); pass it explicitly.
+    `onnx_stem`: build the stem pool in the form MindSpore's ONNX exporter translates correctly (same results).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(ARCHS)}")
@@ -68,4 +69,4 @@ def create_model(arch='tsm', *, depth=50, num_classes=174, num_segments=8, shift
         op = create_temporal_op(ARCHS[arch], in_channels, num_segments, shift_div)
         return (op, None) if shift_place == 'blockres' else (None, op)
 
-    return TSMNet(ResNet(depth, make_ops), num_classes, num_segments, dropout)
+    return TSMNet(ResNet(depth, make_ops, onnx_stem), num_classes, num_segments, dropout)
