@@ -7,7 +7,7 @@
 Classes come in pairs, a video of one played backwards is a video of the other (left->right / right->left, ...),
 so a per-frame model (TSN) is at chance within each pair (<= 50 % top-1) while TSM can separate them. Every step is
 a plain command (printed as it runs) writing under --output_dir: data/, tsm/ and tsn/ (train.log, checkpoints,
-eval.json), results.json.
+eval.json), results.json (the latest result of every model run on the same data: `--archs tin` adds TIN's).
 """
 import argparse
 import json
@@ -34,7 +34,7 @@ def parse_args(argv=None):
     parser.add_argument('--archs', default='tsm,tsn', help=f'comma-separated models to train, of {",".join(ARCHS)}')
     args = parser.parse_args(argv)
     args.archs = args.archs.split(',')
-    if not args.archs or not set(args.archs) <= set(ARCHS):
+    if not set(args.archs) <= set(ARCHS) or len(set(args.archs)) < len(args.archs):
         parser.error(f'--archs takes a comma-separated subset of {",".join(ARCHS)}, got {",".join(args.archs)}')
     return args
 
@@ -96,7 +96,7 @@ def train_and_eval(arch, args, data_root, paths, epochs, name=None, overrides=()
                      '--out', os.path.join(out, 'eval.json')], os.path.join(out, 'eval.log'))
     with open(os.path.join(out, 'eval.json')) as f:
         metrics = {k: v for k, v in json.load(f).items() if k != 'videos'}
-    return {'arch': arch, 'name': name, **metrics, 'ckpt': ckpt, 'train_s': train_time, 'eval_s': eval_time}
+    return {'arch': arch, 'name': name, **metrics, 'train_s': train_time, 'eval_s': eval_time}
 
 
 def table(results, total):
@@ -111,6 +111,18 @@ def table(results, total):
     return '\n'.join(lines)
 
 
+def save_results(path, results, settings):
+    """Write this run's results into `path`, keeping other models' results from earlier runs on the same data."""
+    saved = {}
+    if os.path.isfile(path):
+        with open(path) as f:
+            saved = json.load(f)
+    kept = [r for r in saved.get('results', []) if saved.get('settings') == settings and
+            r['name'] not in {new['name'] for new in results}]
+    with open(path, 'w') as f:
+        json.dump({'settings': settings, 'results': kept + results}, f, indent=1)
+
+
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
@@ -120,8 +132,7 @@ def main(argv=None):
     paths = make_data(data_root, size, args.seed)
     results = [train_and_eval(arch, args, os.path.join(data_root, 'frames'), paths, size[-1]) for arch in args.archs]
     total = time.time() - start
-    with open(os.path.join(args.output_dir, 'results.json'), 'w') as f:
-        json.dump({'results': results, 'total_s': total, 'quick': args.quick}, f, indent=1)
+    save_results(os.path.join(args.output_dir, 'results.json'), results, {'size': list(size), 'seed': args.seed})
     print(table(results, total))
     return results
 

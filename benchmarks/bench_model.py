@@ -56,8 +56,9 @@ def build_step(job):
     from mindspore import nn
     from src.models import create_model
 
+    shift = {key: job[key] for key in ('shift_div', 'shift_place') if key in job}  # else create_model's defaults
     net = create_model(job['arch'], depth=job['depth'], num_classes=job['num_classes'],
-                       num_segments=job['num_segments'])
+                       num_segments=job['num_segments'], **shift)
     rng = np.random.default_rng(0)
     shape = (job['batch'], 3 * job['num_segments'], job['image_size'], job['image_size'])
     clips = ms.Tensor(rng.standard_normal(shape).astype(np.float32))

@@ -31,7 +31,20 @@ def test_run_demo_archs_option_accepts_only_known_models():
 
     assert run_demo.parse_args(['--archs', 'tin,tsm']).archs == ['tin', 'tsm']
     assert run_demo.parse_args([]).archs == ['tsm', 'tsn']
-    with pytest.raises(SystemExit):
-        run_demo.parse_args(['--archs', 'tsm,i3d'])
+    for bad in ('tsm,i3d', 'tsm,tsm', ''):
+        with pytest.raises(SystemExit):
+            run_demo.parse_args(['--archs', bad])
     for arch in run_demo.ARCHS:  # every model it offers has its demo config
         assert os.path.isfile(os.path.join(ROOT, 'configs', f'demo_{arch}.yaml'))
+
+
+def test_results_of_later_runs_join_those_on_the_same_data(tmp_path):
+    sys.path.insert(0, ROOT)
+    import run_demo
+
+    path, same, other = str(tmp_path / 'results.json'), {'size': [1], 'seed': 0}, {'size': [2], 'seed': 0}
+    run_demo.save_results(path, [{'name': 'tsm', 'top1': 90.0}, {'name': 'tsn', 'top1': 40.0}], same)
+    run_demo.save_results(path, [{'name': 'tin', 'top1': 80.0}, {'name': 'tsn', 'top1': 45.0}], same)
+    assert {r['name']: r['top1'] for r in json.load(open(path))['results']} == {'tsm': 90.0, 'tsn': 45.0, 'tin': 80.0}
+    run_demo.save_results(path, [{'name': 'tin', 'top1': 70.0}], other)  # other data: earlier results dropped
+    assert json.load(open(path)) == {'settings': other, 'results': [{'name': 'tin', 'top1': 70.0}]}

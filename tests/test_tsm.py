@@ -157,10 +157,12 @@ def test_uint8_clips_are_normalised_inside_like_the_data_pipeline(run_in_mode):
         assert relative_error(from_uint8, logits(net, normalize(pixels))) < 1e-5
 
 
-@pytest.mark.parametrize('amp_level', ['O2', 'O3'])
-def test_uint8_clips_survive_mixed_precision(amp_level):
+@pytest.mark.parametrize('amp_level', ['O1', 'O2', 'O3'])
+def test_uint8_clips_survive_mixed_precision(amp_level, tmp_path, monkeypatch):
     """The pipeline feeds uint8: AMP must not cast it to float16 ahead of the network's own normalisation."""
     from src.data.transforms import normalize
+
+    monkeypatch.chdir(tmp_path)  # O1 writes its rewritten network's source into ./rewritten_network
 
     net = create_model('tsm', depth=18, num_classes=5, num_segments=2, dropout=0.0)
     randomize(net)

@@ -3,15 +3,15 @@
 Boxes are computed on the frame as if its short side were resized to `scale_size` (the reference frames are
 extracted at short side 256), then mapped back to the native frame, so each frame is cropped and resized once.
 Frames are a sequence of K `(H, W, 3)` uint8 arrays in OpenCV's BGR order; transforms return uint8 RGB clips
-`(K*3, H, W)` (channel index = t*3 + c), which `normalize` (or the pipeline's `vision.Normalize` op, the same
-arithmetic in C++) turns into the float32 network input. Splitting the channels into that layout swaps BGR to RGB
-for free; keeping clips uint8 until then moves 4x less data through Python.
+`(K*3, H, W)` (channel index = t*3 + c): the pipeline hands them to the network as they are (it normalises uint8
+input itself) and `normalize` gives the float32 form by the same formula. Splitting the channels into that layout
+swaps BGR to RGB for free; keeping clips uint8 moves 4x less data through Python.
 """
 import cv2
 import numpy as np
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from src.pixels import IMAGENET_MEAN, IMAGENET_STD, pixel_affine
+
 MULTI_SCALES = (1, .875, .75, .66)
 SSV2_FLIP_PAIRS = ((86, 87), (93, 94), (166, 167))  # "... from left to right" <-> "... from right to left"
 
@@ -77,10 +77,8 @@ def crop_to_clip(frames, box, out_size, scale=1.0):
 
 def normalize(clips, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     """uint8 (..., K*3, H, W) -> float32 (x/255 - mean) / std, channel c of every frame by mean[c], std[c]."""
-    k = clips.shape[-3] // 3
-    scale = np.tile(1 / (255 * np.asarray(std, np.float32)), k)[:, None, None]
-    shift = np.tile(np.asarray(mean, np.float32) / np.asarray(std, np.float32), k)[:, None, None]
-    return clips.astype(np.float32) * scale - shift
+    scale, shift = pixel_affine(clips.shape[-3] // 3, mean, std)
+    return clips.astype(np.float32) * scale[:, None, None] - shift[:, None, None]
 
 
 def flip_label_map(pairs):

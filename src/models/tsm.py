@@ -1,10 +1,10 @@
 """The video classifier: a 2D backbone applied per frame, a linear head, and the mean over frames (TSN consensus)."""
-import numpy as np
 from mindspore import Tensor, dtype as mstype, nn
 from mindspore.common.initializer import Normal
 
 from src.models.resnet import ResNet
 from src.models.temporal_ops import create_temporal_op
+from src.pixels import pixel_affine
 
 # arch -> the temporal op its blocks get; nothing else differs between the variants.
 ARCHS = {
@@ -14,8 +14,6 @@ ARCHS = {
     'tin': 'interlace',
 }
 SHIFT_PLACES = ('blockres', 'block')
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class TSMNet(nn.Cell):
@@ -33,9 +31,8 @@ class TSMNet(nn.Cell):
         self.base_model = base_model
         self.dropout = nn.Dropout(p=dropout) if dropout > 0 else nn.Identity()
         self.new_fc = nn.Dense(base_model.num_features, num_classes, weight_init=Normal(0.001), bias_init='zeros')
-        std = np.asarray(IMAGENET_STD, np.float32)
-        self.pixel_scale = Tensor(np.tile(1 / (255 * std), num_segments).reshape(1, -1, 1, 1))  # not parameters
-        self.pixel_shift = Tensor(np.tile(np.asarray(IMAGENET_MEAN, np.float32) / std, num_segments).reshape(1, -1, 1, 1))
+        scale, shift = pixel_affine(num_segments)
+        self.pixel_scale, self.pixel_shift = Tensor(scale.reshape(1, -1, 1, 1)), Tensor(shift.reshape(1, -1, 1, 1))
 
     def construct(self, x):
         n, channels, h, w = x.shape

@@ -1,0 +1,188 @@
+"""The shift study on the demo dataset: how much to shift, and where (the paper's Table 1 / Figure 3 questions).
+
+    python benchmarks/shift_study.py                     # 6 variants x seed 0, full demo size (about 30 min on 2 cores)
+    python benchmarks/shift_study.py --seeds 0,1 --variants tsn,1/4,1/4-inplace
+
+Every variant trains TSM-ResNet-18 from scratch with `configs/demo_tsm.yaml` (TSN: `demo_tsn.yaml`) on the same
+generated videos (run_demo.py's data and steps), evaluates the last epoch on the held-out videos, and is timed for
+inference: one clip forward (GRAPH_MODE, a fresh process per variant, variants alternating) at the study's own size
+and at the SSv2 size (ResNet-50, 8 x 224). Fractions are of all channels shifted: 1/4 is 1/8 each way (the
+default, shift_div 8); "all" is half each way (shift_div 2). Writes results.json under --output_dir, a markdown
+table to --out and, if matplotlib is installed (optional), a plot next to it. Each finished run is kept
+(<output_dir>/<variant>-seed<k>/eval.json): a rerun after an interruption skips the runs already done.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+
+import bench_model  # noqa: E402
+import run_demo  # noqa: E402
+
+# name -> (fraction of channels shifted, arch, shift_div, shift_place)
+VARIANTS = {
+    'tsn': (0.0, 'tsn', 8, 'blockres'),
+    '1/8': (1 / 8, 'tsm', 16, 'blockres'),
+    '1/4': (1 / 4, 'tsm', 8, 'blockres'),
+    '1/2': (1 / 2, 'tsm', 4, 'blockres'),
+    'all': (1.0, 'tsm', 2, 'blockres'),
+    '1/4-inplace': (1 / 4, 'tsm', 8, 'block'),
+}
+LATENCY_SIZES = {'demo': (18, 4, 48), 'ssv2': (50, 8, 224)}  # (depth, segments, crop)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--variants', default=','.join(VARIANTS), help=f'comma-separated, of {",".join(VARIANTS)}')
+    parser.add_argument('--seeds', default='0', help='comma-separated training seeds (the data uses the first)')
+    parser.add_argument('--output_dir', default=str(ROOT / 'outputs' / 'shift_study'))
+    parser.add_argument('--out', default=str(ROOT / 'benchmarks' / 'results' / 'shift_study.md'))
+    parser.add_argument('--quick', action='store_true', help="run_demo.py's quick size")
+    parser.add_argument('--epochs', type=int, default=None, help='override the epochs of the demo configs')
+    parser.add_argument('--videos_per_class', default=None, help='override the data size: TRAIN,VAL')
+    parser.add_argument('--latency', default='demo,ssv2', help=f'inference sizes to time, of {",".join(LATENCY_SIZES)}'
+                        ' (empty: none)')
+    parser.add_argument('--repeats', type=int, default=5, help='timed forwards per variant and size')
+    parser.add_argument('--python', default=sys.executable, help='interpreter for train.py / eval.py')
+    args = parser.parse_args(argv)
+    args.variants, args.latency = args.variants.split(','), [s for s in args.latency.split(',') if s]
+    try:
+        args.seeds = [int(s) for s in args.seeds.split(',')]
+    except ValueError:
+        parser.error(f'--seeds takes comma-separated integers, got {args.seeds!r}')
+    unknown = set(args.variants) - set(VARIANTS) or set(args.latency) - set(LATENCY_SIZES)
+    if unknown:
+        parser.error(f'unknown variant or latency size {sorted(unknown)}')
+    if len(set(args.variants)) < len(args.variants) or len(set(args.seeds)) < len(args.seeds):
+        parser.error('--variants and --seeds must not repeat an entry')
+    return args
+
+
+def train_variants(args):
+    """{variant: [eval result per seed]}: each variant trained and evaluated by run_demo's steps.
+
+    A run whose `done.json` records the same data size and settings is not repeated.
+    """
+    size = run_demo.demo_size(args)
+    data_root = os.path.join(args.output_dir, 'data')
+    paths = run_demo.make_data(data_root, size, args.seeds[0])
+    results = {name: [] for name in args.variants}
+    for seed in args.seeds:
+        for name in args.variants:
+            _, arch, shift_div, place = VARIANTS[name]
+            tag = f"{name.replace('/', '_')}-seed{seed}"
+            done = os.path.join(args.output_dir, tag, 'done.json')
+            settings = {'size': list(size), 'seed': seed, 'arch': arch, 'shift_div': shift_div, 'shift_place': place}
+            if os.path.isfile(done) and json.load(open(done))['settings'] == settings:
+                logging.info('%s: done before, kept (%s)', tag, done)
+                results[name].append(json.load(open(done))['result'])
+                continue
+            run_args = argparse.Namespace(**{**vars(args), 'seed': seed})
+            overrides = ['--shift_div', str(shift_div), '--shift_place', place]
+            result = run_demo.train_and_eval(arch, run_args, os.path.join(data_root, 'frames'), paths, size[-1], tag,
+                                             overrides)
+            with open(done, 'w') as f:
+                json.dump({'settings': settings, 'result': result}, f, indent=1)
+            results[name].append(result)
+    return results
+
+
+def time_variants(args):
+    """{size: {variant: median forward ms}}, one fresh process per (variant, size), variants alternating."""
+    latency = {}
+    for size in args.latency:
+        depth, segments, crop = LATENCY_SIZES[size]
+        times = {name: [] for name in args.variants}
+        for _ in range(2):  # two rounds, so load drift on a shared machine hits every variant
+            for name in args.variants:
+                _, arch, shift_div, place = VARIANTS[name]
+                job = {'device_target': 'CPU', 'kind': 'forward', 'batch': 1, 'arch': arch, 'depth': depth,
+                       'num_segments': segments, 'image_size': crop, 'num_classes': 174, 'shift_div': shift_div,
+                       'shift_place': place, 'warmup': 1, 'repeats': args.repeats}
+                times[name] += bench_model.spawn(job)['times']
+        latency[size] = {name: 1e3 * bench_model.median(t) for name, t in times.items()}
+    return latency
+
+
+def summarise(args, results, latency):
+    """Markdown table: accuracy per variant (mean and per seed), latency per size."""
+    sizes = [f'{size} ({"R%d, %d x %d" % LATENCY_SIZES[size]}) ms' for size in args.latency]
+    header = ['variant', 'channels shifted', 'place', 'top-1 % (mean)', 'top-1 % per seed', 'top-5 % (mean)',
+              *sizes]
+    rows = []
+    for name in args.variants:
+        fraction, arch, _, place = VARIANTS[name]
+        top1 = [r['top1'] for r in results[name]]
+        top5 = [r['top5'] for r in results[name]]
+        rows.append([name.upper() if arch == 'tsn' else name, f'{fraction:.3g}',
+                     '-' if arch == 'tsn' else ('residual' if place == 'blockres' else 'in-place'),
+                     f'{sum(top1) / len(top1):.1f}', ' / '.join(f'{t:.1f}' for t in top1),
+                     f'{sum(top5) / len(top5):.1f}', *(f'{latency[s][name]:.1f}' for s in args.latency)])
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
+    first = results[args.variants[0]][0]
+    lines += ['', f"{first['num_videos']} held-out demo videos (6 classes, chance 16.7 %), ResNet-18 from scratch, "
+              f"seeds {', '.join(map(str, args.seeds))}; latency: median one-clip forward (batch 1) on "
+              f"{bench_model.machine_info('CPU')['cpu']}, {os.cpu_count()} cores."]
+    return '\n'.join(lines) + '\n'
+
+
+def plot(args, results, latency, path):
+    """Top-1 against the fraction shifted (residual; in-place marked apart), latency on a second axis."""
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        logging.warning('matplotlib is not installed: no plot (pip install matplotlib)')
+        return None
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    residual = [n for n in args.variants if VARIANTS[n][3] == 'blockres']
+    mean = {n: sum(r['top1'] for r in results[n]) / len(results[n]) for n in args.variants}
+    axis.plot([VARIANTS[n][0] for n in residual], [mean[n] for n in residual], 'o-', label='top-1, residual shift')
+    for name in set(args.variants) - set(residual):
+        axis.plot([VARIANTS[name][0]], [mean[name]], 's', color='C3', label='top-1, in-place shift')
+    axis.set_xlabel('fraction of channels shifted (0 = TSN)')
+    axis.set_ylabel('demo top-1 %')
+    axis.set_ylim(0, 105)
+    if args.latency:
+        size = args.latency[-1]
+        twin = axis.twinx()
+        twin.plot([VARIANTS[n][0] for n in residual], [latency[size][n] for n in residual], 'x--', color='C2',
+                  label=f'latency {size}')
+        twin.set_ylabel(f'{size} forward ms (batch 1)')
+        twin.set_ylim(0, 1.3 * max(latency[size].values()))
+    figure.legend(loc='upper center', ncol=3, fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0, 1, 0.9))
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    start = time.time()
+    results = train_variants(args)
+    latency = time_variants(args)
+    os.makedirs(args.output_dir, exist_ok=True)
+    with open(os.path.join(args.output_dir, 'results.json'), 'w') as f:
+        json.dump({'results': results, 'latency_ms': latency, 'total_s': time.time() - start}, f, indent=1)
+    text = summarise(args, results, latency)
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    figure = plot(args, results, latency, str(Path(args.out).with_suffix('.png')))
+    if figure:
+        logging.info('plot: %s', figure)
+    return results, latency
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,51 @@
+"""benchmarks/shift_study.py: variants, the table and plot it writes, and one tiny end-to-end run."""
+import json
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+
+import shift_study  # noqa: E402
+
+
+def test_variants_cover_the_study_and_map_to_shift_div():
+    fractions = {name: v[0] for name, v in shift_study.VARIANTS.items()}
+    assert fractions == {'tsn': 0, '1/8': 1 / 8, '1/4': 1 / 4, '1/2': 1 / 2, 'all': 1, '1/4-inplace': 1 / 4}
+    for name, (fraction, arch, shift_div, place) in shift_study.VARIANTS.items():
+        if arch == 'tsm':  # shift_div d shifts 1/d of the channels each way: 2/d in all
+            assert 2 / shift_div == fraction
+    assert shift_study.VARIANTS['1/4'][3] == 'blockres' and shift_study.VARIANTS['1/4-inplace'][3] == 'block'
+    with pytest.raises(SystemExit):
+        shift_study.parse_args(['--variants', 'tsn,1/3'])
+
+
+def test_summary_table_reports_mean_and_per_seed_accuracy(tmp_path):
+    args = shift_study.parse_args(['--variants', 'tsn,1/4,1/4-inplace', '--seeds', '0,1', '--latency', 'demo'])
+    results = {'tsn': [{'top1': 40.0, 'top5': 100.0, 'num_videos': 96}, {'top1': 44.0, 'top5': 100.0}],
+               '1/4': [{'top1': 100.0, 'top5': 100.0}, {'top1': 98.0, 'top5': 100.0}],
+               '1/4-inplace': [{'top1': 90.0, 'top5': 100.0}, {'top1': 80.0, 'top5': 99.0}]}
+    latency = {'demo': {'tsn': 20.0, '1/4': 22.5, '1/4-inplace': 23.0}}
+    lines = shift_study.summarise(args, results, latency).splitlines()
+    assert lines[2] == '| TSN | 0 | - | 42.0 | 40.0 / 44.0 | 100.0 | 20.0 |'
+    assert lines[3] == '| 1/4 | 0.25 | residual | 99.0 | 100.0 / 98.0 | 100.0 | 22.5 |'
+    assert lines[4] == '| 1/4-inplace | 0.25 | in-place | 85.0 | 90.0 / 80.0 | 99.5 | 23.0 |'
+    assert '96 held-out demo videos' in lines[6]
+    pytest.importorskip('matplotlib')
+    path = shift_study.plot(args, results, latency, str(tmp_path / 'study.png'))
+    assert os.path.getsize(path) > 10000
+
+
+@pytest.mark.slow
+def test_tiny_study_end_to_end(tmp_path):
+    """Two variants, one epoch on a tiny demo set: trained, evaluated, timed, tabulated."""
+    out = tmp_path / 'table.md'
+    shift_study.main(['--variants', 'tsn,1/2', '--videos_per_class', '3,1', '--epochs', '1', '--latency', 'demo',
+                      '--repeats', '1', '--output_dir', str(tmp_path / 'study'), '--out', str(out)])
+    saved = json.load(open(tmp_path / 'study' / 'results.json'))
+    assert [r['num_videos'] for r in saved['results']['1/2']] == [6]
+    assert all(t > 0 for t in saved['latency_ms']['demo'].values())
+    rows = out.read_text().splitlines()[2:4]
+    assert rows[0].startswith('| TSN | 0 | - |') and rows[1].startswith('| 1/2 | 0.5 | residual |')
