@@ -3,7 +3,8 @@
     python postprocess.py --result_dir /runs/infer/logits --label_file /runs/infer/labels.txt [--out acc.json]
 
 Every clip listed in the labels file must have its `<result_dir>/<clip>.bin` (float32 logits, one row of
-num_classes); the metrics cover the whole list, computed as eval.py computes them (src.evaluate.compute_metrics).
+num_classes); the metrics cover the whole list, computed as eval.py computes them (src.metrics.compute_metrics).
+Imports NumPy only (no MindSpore), so it runs on an inference host without the training framework.
 """
 import argparse
 import json
@@ -13,8 +14,7 @@ import sys
 
 import numpy as np
 
-import src  # noqa: F401  (runtime defaults before MindSpore starts)
-from src.evaluate import compute_metrics
+from src.metrics import compute_metrics
 
 logger = logging.getLogger('postprocess')
 

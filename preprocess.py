@@ -55,8 +55,8 @@ def write_clips(dataset, records, clip_dir, input_dtype):
     return lines
 
 
-def main():
-    config = get_config()
+def main(argv=None):
+    config = get_config(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     if not (config.val_list and config.data_root):
         raise SystemExit('preprocess.py: --data_root and --val_list are required')

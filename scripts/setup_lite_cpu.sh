@@ -21,8 +21,10 @@ LITE_VERSION=2.0.0
 
 find_python37() {
   if [ -n "${PYTHON37:-}" ]; then command -v "$PYTHON37" && return 0; echo "PYTHON37=$PYTHON37 not found" >&2; return 1; fi
-  local root=${PYENV_ROOT:-$HOME/.pyenv} candidate
-  for candidate in $(ls -d "$root"/versions/3.7.* 2>/dev/null | sort -V -r) ; do
+  local root=${PYENV_ROOT:-$HOME/.pyenv} candidate candidates
+  candidates=("$root"/versions/3.7.*)  # a glob, so paths with spaces stay whole; unmatched: the pattern itself
+  mapfile -t candidates < <(printf '%s\n' "${candidates[@]}" | sort -V -r)  # newest first
+  for candidate in "${candidates[@]}"; do
     [ -x "$candidate/bin/python3.7" ] && { echo "$candidate/bin/python3.7"; return 0; }
   done
   command -v python3.7 && return 0

@@ -7,6 +7,8 @@ so every rank ends with the same full-set table and the metrics cover each video
 import numpy as np
 from mindspore import nn
 
+from src.metrics import compute_metrics, top_predictions  # noqa: F401  (top_predictions: re-exported for eval.py)
+
 
 class MultiViewClassifier(nn.Cell):
     """`(N, V, T*3, H, W)` views (clips x crops) -> `(N, K)` logits averaged over the V views."""
@@ -54,24 +56,6 @@ def gather_predictions(rows, logits, labels, num_videos, num_classes, all_reduce
         raise RuntimeError(f"evaluation must see each of the {num_videos} videos once: {missing} missing, "
                            f"{repeated} seen more than once")
     return table[:, :num_classes], np.rint(table[:, num_classes]).astype(np.int64), counts == 1
-
-
-def compute_metrics(scores, labels):
-    """top1, top5 and mean class accuracy (mean over the classes present of their top-1 recall), in percent."""
-    k = min(5, scores.shape[1])
-    topk = np.argsort(-scores, axis=1, kind='stable')[:, :k]
-    hit1 = topk[:, 0] == labels
-    hit5 = (topk == labels[:, None]).any(axis=1)
-    classes = np.unique(labels)
-    per_class = [hit1[labels == c].mean() for c in classes]
-    return {'top1': 100 * float(hit1.mean()), 'top5': 100 * float(hit5.mean()),
-            'mean_class_acc': 100 * float(np.mean(per_class)), 'num_videos': int(len(labels))}
-
-
-def top_predictions(scores, k=5):
-    """Per video: the k best (class, logit) pairs, best first."""
-    top = np.argsort(-scores, axis=1, kind='stable')[:, :k]
-    return [[(int(c), float(s[c])) for c in row] for row, s in zip(top, scores)]
 
 
 def evaluate(classifier, dataset, num_videos, num_classes, all_reduce=None, allow_missing=False):

@@ -6,8 +6,8 @@ import mindspore.dataset as ds
 from mindspore import nn
 
 from src.data import eval_rows
-from src.evaluate import (MultiViewClassifier, compute_metrics, evaluate, gather_predictions, predict,
-                          top_predictions)
+from src.evaluate import MultiViewClassifier, evaluate, gather_predictions, predict
+from src.metrics import compute_metrics, top_predictions
 
 
 class _MeanPerChannel(nn.Cell):

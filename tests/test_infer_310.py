@@ -1,7 +1,8 @@
 """Offline inference end to end on CPU: export ONNX -> MindSpore Lite -> C++ app -> the accuracy and logits of eval.py.
 
 The CPU chain needs MindSpore Lite 2.0 in its Python 3.7 venv (scripts/setup_lite_cpu.sh), cmake and g++; without
-them the end-to-end test skips, unless TSM_REQUIRE_LITE=1 (CI), where it fails.
+them the end-to-end test skips, unless TSM_REQUIRE_LITE=1 (CI), where it fails. postprocess.py and
+setup_lite_cpu.sh's interpreter search are tested without them.
 """
 import json
 import os
@@ -44,8 +45,8 @@ def require_lite():
         pytest.skip(reason)
 
 
-def run(*command, **env):
-    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=TIMEOUT,
+def run(*command, cwd=None, **env):
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd,
                             env={**os.environ, **env})
     assert result.returncode == 0, f'{command[:2]}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}'
     return result
@@ -76,21 +77,25 @@ def evaluated(tmp_path_factory):
 @pytest.mark.parametrize('input_dtype', ['uint8', 'float32'])
 def test_cpu_chain_reproduces_eval_py(evaluated, input_dtype):
     root, config, ckpt, expected, top5 = evaluated
-    out = root / input_dtype
+    out = root / input_dtype  # MindSpore's export refuses file names with spaces
     run(sys.executable, os.path.join(ROOT, 'export.py'), '--config_path', config, '--ckpt', ckpt, '--file_format',
         'ONNX', '--batch_size', 1, '--input_dtype', input_dtype, '--output_dir', out, '--file_name', 'tsm')
-    log = run('bash', os.path.join(ROOT, 'scripts', 'run_infer_310.sh'), 'CPU', config, out / 'tsm.onnx', out / 'run',
-              '--input_dtype', input_dtype, PYTHON=sys.executable, LITE_PYTHON=LITE_PYTHON).stdout
-    assert 'mean latency' in log
-    with open(out / 'run' / 'acc.json') as f:
+    cwd = root / f'elsewhere {input_dtype}'  # not the repository (the script finds its files), a space in the path
+    cwd.mkdir()
+    log = run('bash', os.path.join(ROOT, 'scripts', 'run_infer_310.sh'), 'CPU', config, out / 'tsm.onnx', 'run dir',
+              '--input_dtype', input_dtype, cwd=cwd, PYTHON=sys.executable, LITE_PYTHON=LITE_PYTHON).stdout
+    out = cwd / 'run dir'  # OUTPUT_DIR relative to the working directory; the scripts must quote every path
+    assert 'median' in log and 'over 12 timed Predict calls (one per clip, after 1 untimed warm-up call; CPU)' in log
+    assert (out / 'logits' / 'latency.txt').read_text() in log
+    with open(out / 'acc.json') as f:
         metrics = json.load(f)
     assert metrics['num_videos'] == expected['num_videos'] == 12
     assert (metrics['top1'], metrics['top5']) == (expected['top1'], expected['top5'])
-    clips = sorted(os.listdir(out / 'run' / 'clips'))
+    clips = sorted(os.listdir(out / 'clips'))
     assert clips == [f'clip_{row:06d}.bin' for row in range(12)]  # one file per video, no padding rows
     clip_bytes = np.dtype(input_dtype).itemsize * 3 * MODEL['num_segments'] * DATA['crop_size'] ** 2
-    assert {os.path.getsize(out / 'run' / 'clips' / c) for c in clips} == {clip_bytes}
-    logits = np.stack([np.fromfile(out / 'run' / 'logits' / c, np.float32) for c in clips])
+    assert {os.path.getsize(out / 'clips' / c) for c in clips} == {clip_bytes}
+    logits = np.stack([np.fromfile(out / 'logits' / c, np.float32) for c in clips])
     assert logits.shape == (12, MODEL['num_classes'])
     classes = top5[:, :, 0].astype(int)  # eval.py's 5 best classes of each video, best first
     assert (np.argsort(-logits, axis=1, kind='stable')[:, :5] == classes).all()
@@ -99,11 +104,15 @@ def test_cpu_chain_reproduces_eval_py(evaluated, input_dtype):
     wrong = out / 'wrong'
     wrong.mkdir()
     np.zeros(clip_bytes // 2, np.uint8).tofile(wrong / 'clip_bad.bin')
-    result = subprocess.run([out / 'run' / 'build' / 'tsm_infer', f'--model_path={out / "run" / "model_lite.mindir"}',
-                             f'--input_dir={wrong}', f'--output_dir={wrong / "logits"}', '--device_target=CPU'],
-                            capture_output=True, text=True, timeout=TIMEOUT)
+    infer = [out / 'build' / 'tsm_infer', f'--model_path={out / "model_lite.mindir"}', f'--input_dir={wrong}',
+             f'--output_dir={wrong / "logits"}', '--device_target=CPU']
+    result = subprocess.run(infer, capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 1
     assert f'{wrong / "clip_bad.bin"} holds {clip_bytes // 2} bytes, the model input takes {clip_bytes}' in result.stderr
+    # an option given twice is refused, not silently overridden
+    result = subprocess.run(infer + ['--device_target=Ascend'], capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 1
+    assert "--device_target given twice ('CPU' and 'Ascend')" in result.stderr
 
 
 def test_postprocess_computes_top1_top5_and_names_bad_files(tmp_path):
@@ -129,3 +138,28 @@ def test_postprocess_computes_top1_top5_and_names_bad_files(tmp_path):
     label_file.write_text('clip_000000 x video0\n')
     with pytest.raises(SystemExit, match=r'labels.txt:1: expected "<clip> <label> <video>"'):
         postprocess_main(args)
+
+
+def test_postprocess_does_not_import_mindspore():
+    code = ('import sys; sys.argv = ["postprocess.py", "--help"]; import postprocess\n'
+            'try:\n    postprocess.main()\nexcept SystemExit:\n    pass\n'
+            'print(sorted(m for m in sys.modules if m.split(".")[0] == "mindspore"))')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'top-1 / top-5' in result.stdout  # the --help text was printed
+    assert result.stdout.splitlines()[-1] == '[]'
+
+
+def test_setup_lite_cpu_takes_the_newest_pyenv_python37_under_a_path_with_spaces(tmp_path):
+    pyenv = tmp_path / 'py env'
+    for version in ('3.7.9', '3.7.16', '3.8.1'):  # 3.7.16 is newer than 3.7.9 (version order, not text order)
+        python = pyenv / 'versions' / version / 'bin' / 'python3.7'
+        python.parent.mkdir(parents=True)
+        python.write_text('#!/bin/sh\nexit 3\n')  # stops the script at its first use: creating the venv
+        python.chmod(0o755)
+    venv = tmp_path / 'lite venv'
+    result = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'setup_lite_cpu.sh'), str(venv)],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env={**os.environ, 'PYENV_ROOT': str(pyenv), 'PYTHON37': ''})
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert f'creating {venv} with {pyenv}/versions/3.7.16/bin/python3.7' in result.stdout

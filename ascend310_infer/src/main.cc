@@ -6,11 +6,11 @@
  *
  * Every `<name>.bin` of input_dir is one clip, the raw bytes of the model input (batch 1, as preprocess.py writes
  * it: float32 or uint8, `(1, T*3, H, W)`). Writes `<name>.bin` = the float32 logits `(1, num_classes)` of each clip
- * to output_dir, and `latency.txt` there (mean Predict time). Exits non-zero with a message naming the file on any
- * failed step.
+ * to output_dir, and `latency.txt` there: mean and median Predict time over one timed call per clip, after one
+ * untimed warm-up call on the first clip. Exits non-zero with a message naming the file on any failed step.
  */
+#include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -60,7 +60,10 @@ Options ParseOptions(int argc, char **argv) {
     if (arg.rfind("--", 0) != 0 || equals == std::string::npos) {
       throw std::runtime_error("expected --name=value, got '" + arg + "'\n" + kUsage);
     }
-    values[arg.substr(2, equals - 2)] = arg.substr(equals + 1);
+    const std::string name = arg.substr(2, equals - 2), value = arg.substr(equals + 1);
+    if (!values.emplace(name, value).second) {
+      throw std::runtime_error("--" + name + " given twice ('" + values[name] + "' and '" + value + "'); give it once");
+    }
   }
   Options options;
   for (const auto &[name, value] : values) {
@@ -113,8 +116,38 @@ std::string ShapeText(const std::vector<int64_t> &shape) {
   return text.str();
 }
 
-/// Predict every clip of input_dir; returns the mean Predict time in milliseconds.
-double RunClips(mindspore::Model *model, const Options &options, const std::vector<std::string> &clips) {
+struct Latency {
+  double mean_ms, median_ms;
+  size_t count;
+};
+
+Latency Summarize(std::vector<double> times_ms) {
+  std::sort(times_ms.begin(), times_ms.end());
+  const size_t n = times_ms.size();
+  double total = 0;
+  for (double t : times_ms) total += t;
+  const double median = n % 2 ? times_ms[n / 2] : (times_ms[n / 2 - 1] + times_ms[n / 2]) / 2;
+  return {total / n, median, n};
+}
+
+/// One Predict on the clip file; returns its float32 logits output and sets `elapsed_ms` to the Predict time.
+mindspore::MSTensor PredictClip(mindspore::Model *model, const mindspore::MSTensor &spec, const std::string &clip,
+                                const Options &options, double *elapsed_ms) {
+  std::vector<char> data = tsm::ReadExactly(clip, spec.DataSize());
+  std::vector<mindspore::MSTensor> inputs;
+  inputs.emplace_back(spec.Name(), spec.DataType(), spec.Shape(), data.data(), data.size());
+  std::vector<mindspore::MSTensor> outputs;
+  const auto start = std::chrono::steady_clock::now();
+  Check(model->Predict(inputs, &outputs), "Predict on " + clip);
+  *elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (outputs.size() != 1 || outputs[0].DataType() != mindspore::DataType::kNumberTypeFloat32) {
+    throw std::runtime_error(options.model_path + ": expected one float32 output (the logits) for " + clip);
+  }
+  return outputs[0];
+}
+
+/// Predict every clip of input_dir after one untimed warm-up Predict on the first; returns the timed calls' latency.
+Latency RunClips(mindspore::Model *model, const Options &options, const std::vector<std::string> &clips) {
   std::vector<mindspore::MSTensor> model_inputs = model->GetInputs();
   if (model_inputs.size() != 1) {
     throw std::runtime_error(options.model_path + ": expected one input (the clip), the model has " +
@@ -123,23 +156,17 @@ double RunClips(mindspore::Model *model, const Options &options, const std::vect
   const mindspore::MSTensor &spec = model_inputs[0];
   std::cout << "model input " << spec.Name() << " " << ShapeText(spec.Shape()) << ", " << spec.DataSize()
             << " bytes" << std::endl;
-  double total_ms = 0;
+  double elapsed_ms = 0;
+  PredictClip(model, spec, clips[0], options, &elapsed_ms);  // warm-up: first-call allocations, not timed
+  std::vector<double> times_ms;
   for (const std::string &clip : clips) {
-    std::vector<char> data = tsm::ReadExactly(clip, spec.DataSize());
-    std::vector<mindspore::MSTensor> inputs;
-    inputs.emplace_back(spec.Name(), spec.DataType(), spec.Shape(), data.data(), data.size());
-    std::vector<mindspore::MSTensor> outputs;
-    const auto start = std::chrono::steady_clock::now();
-    Check(model->Predict(inputs, &outputs), "Predict on " + clip);
-    total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (outputs.size() != 1 || outputs[0].DataType() != mindspore::DataType::kNumberTypeFloat32) {
-      throw std::runtime_error(options.model_path + ": expected one float32 output (the logits) for " + clip);
-    }
-    auto logits = outputs[0].Data();
-    if (logits == nullptr) throw std::runtime_error("no output data for " + clip);
-    tsm::WriteFile(options.output_dir + "/" + tsm::Stem(clip) + ".bin", logits.get(), outputs[0].DataSize());
+    mindspore::MSTensor logits = PredictClip(model, spec, clip, options, &elapsed_ms);
+    times_ms.push_back(elapsed_ms);
+    auto data = logits.Data();
+    if (data == nullptr) throw std::runtime_error("no output data for " + clip);
+    tsm::WriteFile(options.output_dir + "/" + tsm::Stem(clip) + ".bin", data.get(), logits.DataSize());
   }
-  return total_ms / clips.size();
+  return Summarize(times_ms);
 }
 
 }  // namespace
@@ -154,10 +181,11 @@ int main(int argc, char **argv) {
     const auto type = options.model_type == "om" ? mindspore::ModelType::kOM : mindspore::ModelType::kMindIR;
     Check(model.Build(options.model_path, type, CreateContext(options)),
           "building " + options.model_path + " for " + options.device_target);
-    const double mean_ms = RunClips(&model, options, clips);
+    const Latency latency = RunClips(&model, options, clips);
     std::ostringstream report;
-    report << std::fixed << std::setprecision(3) << "mean latency " << mean_ms << " ms over " << clips.size()
-           << " clips (" << options.device_target << ")\n";
+    report << std::fixed << std::setprecision(3) << "mean latency " << latency.mean_ms << " ms, median "
+           << latency.median_ms << " ms over " << latency.count << " timed Predict calls (one per clip, after 1 "
+           << "untimed warm-up call; " << options.device_target << ")\n";
     tsm::WriteFile(options.output_dir + "/latency.txt", report.str().data(), report.str().size());
     std::cout << report.str() << "wrote " << clips.size() << " logits files to " << options.output_dir << std::endl;
   } catch (const std::exception &error) {

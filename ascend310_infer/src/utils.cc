@@ -32,7 +32,11 @@ std::vector<char> ReadExactly(const std::string &path, size_t expected_size) {
   if (!in) {
     throw std::runtime_error("cannot open " + path);
   }
-  const auto size = static_cast<size_t>(in.tellg());
+  const std::streamoff end = in.tellg();  // -1 when the stream cannot seek (not a regular file)
+  if (end < 0) {
+    throw std::runtime_error("cannot determine the size of " + path);
+  }
+  const auto size = static_cast<size_t>(end);
   if (size != expected_size) {
     throw std::runtime_error(path + " holds " + std::to_string(size) + " bytes, the model input takes " +
                              std::to_string(expected_size) +
