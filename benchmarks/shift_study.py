@@ -50,6 +50,8 @@ def parse_args(argv=None):
     parser.add_argument('--latency', default='demo,ssv2', help=f'inference sizes to time, of {",".join(LATENCY_SIZES)}'
                         ' (empty: none)')
     parser.add_argument('--repeats', type=int, default=5, help='timed forwards per variant and size')
+    parser.add_argument('--early_epoch', type=int, default=6, help='also report held-out top-1 after this epoch '
+                        '(learning speed; the demo configs evaluate every 2 epochs)')
     parser.add_argument('--python', default=sys.executable, help='interpreter for train.py / eval.py')
     args = parser.parse_args(argv)
     args.variants, args.latency = args.variants.split(','), [s for s in args.latency.split(',') if s]
@@ -79,7 +81,8 @@ def train_variants(args):
             _, arch, shift_div, place = VARIANTS[name]
             tag = f"{name.replace('/', '_')}-seed{seed}"
             done = os.path.join(args.output_dir, tag, 'done.json')
-            settings = {'size': list(size), 'seed': seed, 'arch': arch, 'shift_div': shift_div, 'shift_place': place}
+            settings = json.loads(json.dumps({'size': size, 'seed': seed, 'arch': arch, 'shift_div': shift_div,
+                                              'shift_place': place}))  # as read back from done.json
             if os.path.isfile(done) and json.load(open(done))['settings'] == settings:
                 logging.info('%s: done before, kept (%s)', tag, done)
                 results[name].append(json.load(open(done))['result'])
@@ -88,10 +91,34 @@ def train_variants(args):
             overrides = ['--shift_div', str(shift_div), '--shift_place', place]
             result = run_demo.train_and_eval(arch, run_args, os.path.join(data_root, 'frames'), paths, size[-1], tag,
                                              overrides)
+            result['curve'] = val_curve(os.path.join(args.output_dir, tag, 'train_log.jsonl'))
             with open(done, 'w') as f:
                 json.dump({'settings': settings, 'result': result}, f, indent=1)
             results[name].append(result)
     return results
+
+
+def val_curve(log_path):
+    """[(epoch, held-out top-1)] of a training run's periodic validation (train_log.jsonl)."""
+    with open(log_path) as f:
+        records = [json.loads(line) for line in f]
+    return [(r['epoch'], r['top1']) for r in records if r['type'] == 'val']
+
+
+def top1_after(curve, epoch):
+    """Held-out top-1 of the last validation at or before `epoch` (None if there was none)."""
+    earlier = [top1 for e, top1 in curve if e <= epoch]
+    return earlier[-1] if earlier else None
+
+
+def first_epoch_reaching(curve, top1):
+    """The first validated epoch with held-out top-1 >= `top1`, or None."""
+    return next((e for e, t in curve if t >= top1), None)
+
+
+def mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else float('nan')
 
 
 def time_variants(args):
@@ -112,25 +139,29 @@ def time_variants(args):
 
 
 def summarise(args, results, latency):
-    """Markdown table: accuracy per variant (mean and per seed), latency per size."""
+    """Markdown table: held-out top-1 (final and early, mean and per seed), epochs to 90 %, latency per size."""
     sizes = [f'{size} ({"R%d, %d x %d" % LATENCY_SIZES[size]}) ms' for size in args.latency]
-    header = ['variant', 'channels shifted', 'place', 'top-1 % (mean)', 'top-1 % per seed', 'top-5 % (mean)',
-              *sizes]
+    early = args.early_epoch
+    header = ['variant', 'channels shifted', 'place', 'top-1 % (mean)', 'top-1 % per seed',
+              f'top-1 % after epoch {early} (mean)', 'first epoch >= 90 % per seed', *sizes]
     rows = []
     for name in args.variants:
         fraction, arch, _, place = VARIANTS[name]
         top1 = [r['top1'] for r in results[name]]
-        top5 = [r['top5'] for r in results[name]]
+        curves = [r.get('curve', []) for r in results[name]]
+        reached = [first_epoch_reaching(c, 90.0) for c in curves]
         rows.append([name.upper() if arch == 'tsn' else name, f'{fraction:.3g}',
                      '-' if arch == 'tsn' else ('residual' if place == 'blockres' else 'in-place'),
-                     f'{sum(top1) / len(top1):.1f}', ' / '.join(f'{t:.1f}' for t in top1),
-                     f'{sum(top5) / len(top5):.1f}', *(f'{latency[s][name]:.1f}' for s in args.latency)])
+                     f'{mean(top1):.1f}', ' / '.join(f'{t:.1f}' for t in top1),
+                     f'{mean([top1_after(c, early) for c in curves]):.1f}',
+                     ' / '.join('-' if e is None else str(e) for e in reached),
+                     *(f'{latency[s][name]:.1f}' for s in args.latency)])
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
     first = results[args.variants[0]][0]
     lines += ['', f"{first['num_videos']} held-out demo videos (6 classes, chance 16.7 %), ResNet-18 from scratch, "
-              f"seeds {', '.join(map(str, args.seeds))}; latency: median one-clip forward (batch 1) on "
-              f"{bench_model.machine_info('CPU')['cpu']}, {os.cpu_count()} cores."]
+              f"seeds {', '.join(map(str, args.seeds))}, top-1 of the last epoch; '-': never reached. Latency: median "
+              f"one-clip forward (batch 1) on {bench_model.machine_info('CPU')['cpu']}, {os.cpu_count()} cores."]
     return '\n'.join(lines) + '\n'
 
 
@@ -145,10 +176,15 @@ def plot(args, results, latency, path):
         return None
     figure, axis = plt.subplots(figsize=(6, 3.6))
     residual = [n for n in args.variants if VARIANTS[n][3] == 'blockres']
-    mean = {n: sum(r['top1'] for r in results[n]) / len(results[n]) for n in args.variants}
-    axis.plot([VARIANTS[n][0] for n in residual], [mean[n] for n in residual], 'o-', label='top-1, residual shift')
-    for name in set(args.variants) - set(residual):
-        axis.plot([VARIANTS[name][0]], [mean[name]], 's', color='C3', label='top-1, in-place shift')
+    early = args.early_epoch
+    final = {n: mean([r['top1'] for r in results[n]]) for n in args.variants}
+    after = {n: mean([top1_after(r.get('curve', []), early) for r in results[n]]) for n in args.variants}
+    for values, style, label in ((final, 'o-', 'final'), (after, 'o:', f'after epoch {early}')):
+        axis.plot([VARIANTS[n][0] for n in residual], [values[n] for n in residual], style, color='C0',
+                  label=f'top-1 {label}, residual')
+        inplace = [n for n in args.variants if n not in residual]
+        axis.plot([VARIANTS[n][0] for n in inplace], [values[n] for n in inplace], style[0], color='C3',
+                  fillstyle='full' if label == 'final' else 'none', label=f'top-1 {label}, in-place')
     axis.set_xlabel('fraction of channels shifted (0 = TSN)')
     axis.set_ylabel('demo top-1 %')
     axis.set_ylim(0, 105)
