@@ -17,7 +17,8 @@ import mindspore as ms
 from src.checkpoint import load_checkpoint
 from src.config import dataset_kwargs, get_config, model_kwargs
 from src.data import create_dataset, read_class_names, read_list_file
-from src.evaluate import MultiViewClassifier, evaluate, top_predictions
+from src.evaluate import MultiViewClassifier, evaluate
+from src.metrics import top_predictions
 from src.models import create_model
 from src.runtime import init_context
 from src.train_utils import all_reduce_sum, device_id_from_env, init_parallel, resolve_amp_level, setup_logging

@@ -7,7 +7,7 @@ so every rank ends with the same full-set table and the metrics cover each video
 import numpy as np
 from mindspore import nn
 
-from src.metrics import compute_metrics, top_predictions  # noqa: F401  (top_predictions: re-exported for eval.py)
+from src.metrics import compute_metrics
 
 
 class MultiViewClassifier(nn.Cell):
