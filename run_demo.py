@@ -113,7 +113,7 @@ def table(results, total):
 
 def save_results(path, results, settings):
     """Write this run's results into `path`, keeping other models' results from earlier runs on the same data."""
-    saved = {}
+    settings, saved = json.loads(json.dumps(settings)), {}  # tuples become lists, as read back
     if os.path.isfile(path):
         with open(path) as f:
             saved = json.load(f)

@@ -42,7 +42,7 @@ def test_results_of_later_runs_join_those_on_the_same_data(tmp_path):
     sys.path.insert(0, ROOT)
     import run_demo
 
-    path, same, other = str(tmp_path / 'results.json'), {'size': [1], 'seed': 0}, {'size': [2], 'seed': 0}
+    path, same, other = str(tmp_path / 'results.json'), {'size': [(64, 8), 16], 'seed': 0}, {'size': [2], 'seed': 0}
     run_demo.save_results(path, [{'name': 'tsm', 'top1': 90.0}, {'name': 'tsn', 'top1': 40.0}], same)
     run_demo.save_results(path, [{'name': 'tin', 'top1': 80.0}, {'name': 'tsn', 'top1': 45.0}], same)
     assert {r['name']: r['top1'] for r in json.load(open(path))['results']} == {'tsm': 90.0, 'tsn': 45.0, 'tin': 80.0}
