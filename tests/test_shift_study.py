@@ -23,21 +23,25 @@ def test_variants_cover_the_study_and_map_to_shift_div():
             shift_study.parse_args(bad)
 
 
-def test_summary_table_reports_final_and_early_accuracy(tmp_path):
-    args = shift_study.parse_args(['--variants', 'tsn,1/4,1/4-inplace', '--seeds', '0,1', '--latency', 'demo',
-                                   '--early_epoch', '4'])
-    curve = [(2, 30.0), (4, 60.0), (6, 95.0)]
-    results = {'tsn': [{'top1': 40.0, 'num_videos': 96, 'curve': [(2, 30.0), (4, 41.0)]}, {'top1': 44.0, 'curve': []}],
-               '1/4': [{'top1': 100.0, 'curve': curve}, {'top1': 98.0, 'curve': [(2, 91.0), (4, 99.0)]}],
-               '1/4-inplace': [{'top1': 90.0, 'curve': [(2, 50.0), (3, 70.0), (6, 90.0)]}, {'top1': 80.0}]}
-    latency = {'demo': {'tsn': 20.0, '1/4': 22.5, '1/4-inplace': 23.0}}
-    lines = shift_study.summarise(args, results, latency).splitlines()
+ARGS = ['--variants', 'tsn,1/4,1/4-inplace', '--seeds', '0,1', '--latency', 'demo', '--early_epoch', '4']
+RESULTS = {'tsn': [{'top1': 40.0, 'num_videos': 96, 'curve': [(2, 30.0), (4, 41.0)]}, {'top1': 44.0, 'curve': []}],
+           '1/4': [{'top1': 100.0, 'curve': [(2, 30.0), (4, 60.0), (6, 95.0)]},
+                   {'top1': 98.0, 'curve': [(2, 91.0), (4, 99.0)]}],
+           '1/4-inplace': [{'top1': 90.0, 'curve': [(2, 50.0), (3, 70.0), (6, 90.0)]}, {'top1': 80.0}]}
+LATENCY = {'demo': {'tsn': 20.0, '1/4': 22.5, '1/4-inplace': 23.0}}
+
+
+def test_summary_table_reports_final_and_early_accuracy():
+    lines = shift_study.summarise(shift_study.parse_args(ARGS), RESULTS, LATENCY).splitlines()
     assert lines[2] == '| TSN | 0 | - | 42.0 | 40.0 / 44.0 | 41.0 | - / - | 20.0 |'
     assert lines[3] == '| 1/4 | 0.25 | residual | 99.0 | 100.0 / 98.0 | 79.5 | 6 / 2 | 22.5 |'
     assert lines[4] == '| 1/4-inplace | 0.25 | in-place | 85.0 | 90.0 / 80.0 | 70.0 | 6 / - | 23.0 |'
     assert '96 held-out demo videos' in lines[6]
-    pytest.importorskip('matplotlib')
-    path = shift_study.plot(args, results, latency, str(tmp_path / 'study.png'))
+
+
+def test_plot_is_written_when_matplotlib_is_installed(tmp_path):
+    pytest.importorskip('matplotlib', reason='matplotlib is optional (pip install matplotlib)')
+    path = shift_study.plot(shift_study.parse_args(ARGS), RESULTS, LATENCY, str(tmp_path / 'study.png'))
     assert os.path.getsize(path) > 10000
 
 
