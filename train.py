@@ -5,6 +5,7 @@
 
 Writes to output_dir: config.yaml, train_log.jsonl, checkpoints/<arch>-e<epoch>.ckpt (the last keep_checkpoints,
 with optimizer state, for --resume), checkpoints/<arch>-best.ckpt(+.json) by validation top-1, curves.png.
+An output_dir holding another run is refused unless --resume or --overwrite True (see prepare_output_dir).
 """
 import logging
 import os
@@ -13,18 +14,21 @@ import sys
 import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 import mindspore.dataset as ds
+import numpy as np
+from mindspore.train import Model
 
 from src.checkpoint import load_checkpoint
-from src.config import dataset_kwargs, get_config, model_kwargs, save_config
+from src.config import dataset_kwargs, get_config, model_kwargs, save_config, with_absolute_paths
 from src.data import create_dataset, read_list_file
 from src.evaluate import MultiViewClassifier, evaluate
 from src.models import create_model
 from src.runtime import init_context
-from src.train_utils import (BatchNormSync, CheckpointManager, CheckpointSaver, JsonLinesLog, NonFiniteLossError,
-                             ProgressLogger, Validator, all_reduce_sum, average_bn_statistics, create_lr_schedule,
-                             create_optimizer, create_train_step, device_id_from_env, freeze_bn_except_first,
-                             init_parallel, resolve_amp_level, restore_training_state, save_curves, scale_lr,
-                             setup_logging, train_loop, weights_digest)
+from src.train_utils import (BatchNormSync, CheckpointManager, CheckpointSaver, JsonLinesLog, OutputDirError,
+                             TrainingStopped, TrainMonitor, Validator, all_reduce_sum, average_bn_statistics,
+                             create_lr_schedule, create_optimizer, create_train_step, device_id_from_env,
+                             enter_rank_workdir, freeze_bn_except_first, init_parallel, prepare_output_dir,
+                             resolve_amp_level, restore_training_state, save_curves, scale_lr, setup_logging,
+                             truncate_log, weights_digest)
 
 logger = logging.getLogger('train')
 
@@ -55,13 +59,34 @@ def resume_epoch(train_step, resume, manager):
     return epoch
 
 
+def create_callbacks(config, train_step, net, lr, steps_per_epoch, start_epoch, log, manager, rank, group_size):
+    """Epoch-end order: BN statistics averaged, epoch checkpoint saved, then validation (which may fail)."""
+    agree = (lambda failed: all_reduce_sum(np.array([failed], np.float32))[0] > 0) if group_size > 1 else None
+    callbacks = [TrainMonitor(train_step, lr, config.batch_size * group_size, steps_per_epoch, config.epochs,
+                              start_step=start_epoch * steps_per_epoch, log_every=config.log_every,
+                              max_nonfinite_steps=config.max_nonfinite_steps, log=log)]
+    if group_size > 1:
+        callbacks.append(BatchNormSync(net, group_size, average_bn_statistics))
+    callbacks.append(CheckpointSaver(manager if rank == 0 else None, train_step, steps_per_epoch, agree))
+    validate = create_validation(config, net, rank, group_size)
+    if validate is not None:
+        callbacks.append(Validator(validate, config.eval_every, config.epochs, steps_per_epoch, log,
+                                   manager if rank == 0 else None, net))
+    return callbacks
+
+
 def main():
-    config = get_config()
+    config = with_absolute_paths(get_config())
     if not (config.train_list and config.data_root):
         raise SystemExit('train.py: --data_root and --train_list are required (see configs/ and README)')
+    enter_rank_workdir()
     init_context(config.device_target, config.mode, device_id_from_env())
     rank, group_size = init_parallel()
     setup_logging(rank, group_size)
+    try:  # every rank checks before the first collective; only rank 0 writes into output_dir
+        prepare_output_dir(config.output_dir, resume=config.resume, overwrite=config.overwrite, writer=rank == 0)
+    except OutputDirError as err:
+        raise SystemExit(f'train.py: {err}') from None
     ms.set_seed(config.seed)  # identical initial weights on every rank
     ds.config.set_seed(config.seed)  # one shuffle order, split across the shards
     if rank == 0:
@@ -86,27 +111,24 @@ def main():
                                    loss_scale=config.loss_scale, dynamic_loss_scale=config.dynamic_loss_scale)
     manager = CheckpointManager(os.path.join(config.output_dir, 'checkpoints'), config.arch, config.keep_checkpoints)
     start_epoch = resume_epoch(train_step, config.resume, manager)
-
     log = JsonLinesLog(os.path.join(config.output_dir, 'train_log.jsonl') if rank == 0 else None)
-    callbacks = [ProgressLogger(lr, config.batch_size * group_size, steps_per_epoch * config.epochs,
-                                config.log_every, log)]
-    if group_size > 1:
-        callbacks.append(BatchNormSync(net, group_size, average_bn_statistics))
-    validate = create_validation(config, net, rank, group_size)
-    if validate is not None:
-        callbacks.append(Validator(validate, config.eval_every, log, manager if rank == 0 else None, net))
-    if rank == 0:
-        callbacks.append(CheckpointSaver(manager))
-    logger.info('%s-R%d, %d segments: %d epochs x %d steps of %d clips x %d devices, from epoch %d',
+    if log.path and start_epoch:
+        truncate_log(log.path, start_epoch * steps_per_epoch)  # lines the interrupted run wrote after its checkpoint
+
+    callbacks = create_callbacks(config, train_step, net, lr, steps_per_epoch, start_epoch, log, manager, rank,
+                                 group_size)
+    logger.info('%s-R%d, %d segments: %d epochs x %d steps of %d clips x %d devices, from epoch %d%s',
                 config.arch, config.depth, config.num_segments, config.epochs, steps_per_epoch, config.batch_size,
-                group_size, start_epoch + 1)
+                group_size, start_epoch + 1, ', dataset sinking' if config.dataset_sink_mode else '')
     try:
-        train_loop(train_step, net, train_set, config.epochs, start_epoch, callbacks)
-    except NonFiniteLossError as err:
+        if start_epoch < config.epochs:
+            Model(train_step).train(config.epochs, train_set, callbacks=callbacks, initial_epoch=start_epoch,
+                                    dataset_sink_mode=config.dataset_sink_mode)
+    except TrainingStopped as err:
         logger.error('%s', err)
         sys.exit(1)
     logger.info('done; weights digest %s', weights_digest(net))  # identical on every rank
-    if rank == 0 and log.path:
+    if rank == 0 and log.path and os.path.isfile(log.path):
         save_curves(log.path, os.path.join(config.output_dir, 'curves.png'))
 
 

@@ -84,6 +84,12 @@ class Config:
     loss_scale: float = _key(1024.0, 'loss scale with amp_level O1-O3 (initial value if dynamic)')
     dynamic_loss_scale: bool = _key(True, 'halve the loss scale on overflow (the step is skipped), double it after '
                                     '1000 good steps')
+    dataset_sink_mode: bool = _key(True, 'feed a whole epoch to the device per call (Ascend/GPU; MindSpore runs CPU '
+                                   'training step by step whatever this says); progress is then logged per epoch')
+    max_nonfinite_steps: int = _key(10, 'stop every rank after this many consecutive steps with a non-finite loss or '
+                                    'gradients (each is skipped; a dynamic loss scale halves on each)')
+    overwrite: bool = _key(False, 'start afresh in an output_dir that holds an earlier run (moved to '
+                           'output_dir/previous/<time>/); without it such a directory is refused unless --resume')
     eval_every: int = _key(1, 'validate on val_list every k epochs and after the last (0: never)')
     keep_checkpoints: int = _key(5, 'epoch checkpoints kept (the newest; 0 keeps all); the best is kept apart')
     resume: str = _key('', 'continue a run from a training checkpoint, or "last" for the newest in output_dir')
@@ -174,6 +180,16 @@ def get_config(argv=None, config_path=None):
         values.update(load_yaml(path))
     values.update(overrides)
     return Config(**values)
+
+
+PATH_KEYS = ('output_dir', 'data_root', 'train_list', 'val_list', 'class_names', 'pretrained', 'ckpt', 'resume', 'out')
+
+
+def with_absolute_paths(config):
+    """The config with every file or folder key made absolute (before an entry script changes directory)."""
+    values = {k: os.path.abspath(getattr(config, k)) for k in PATH_KEYS
+              if getattr(config, k) and not (k == 'resume' and config.resume == 'last')}
+    return dataclasses.replace(config, **values)
 
 
 def model_kwargs(config):

@@ -58,13 +58,37 @@ def gather_predictions(rows, logits, labels, num_videos, num_classes, all_reduce
     return table[:, :num_classes], np.rint(table[:, num_classes]).astype(np.int64), counts == 1
 
 
+class EvaluationError(RuntimeError):
+    """Evaluation failed on at least one rank; raised on every rank together."""
+
+
+def predict_agreed(classifier, dataset, all_reduce=None):
+    """`predict`, and with `all_reduce` (several ranks) every rank learns whether any failed, and all raise then.
+
+    Without it, a rank whose shard holds a bad video would stop while the others wait in the all-reduce of the
+    results until the collective times out.
+    """
+    if all_reduce is None:
+        return predict(classifier, dataset)
+    error = None
+    try:
+        result = predict(classifier, dataset)
+    except Exception as err:  # noqa: BLE001  (reported on every rank below)
+        error, result = err, None
+    failed = int(all_reduce(np.array([error is not None], np.float32))[0])
+    if failed:
+        here = f"; on this rank: {error}" if error is not None else ''
+        raise EvaluationError(f"evaluation failed on {failed} rank(s){here}") from error
+    return result
+
+
 def evaluate(classifier, dataset, num_videos, num_classes, all_reduce=None, allow_missing=False):
     """Metrics of a MultiViewClassifier over the whole eval set; also returns `(scores, labels, seen)` of all videos.
 
     Build the classifier once and reuse it: each new cell compiles its graph again. `allow_missing`: see
     gather_predictions; the metrics then cover the videos seen (`num_missing` says how many were not).
     """
-    rows, logits, labels = predict(classifier, dataset)
+    rows, logits, labels = predict_agreed(classifier, dataset, all_reduce)
     scores, labels, seen = gather_predictions(rows, logits, labels, num_videos, num_classes, all_reduce,
                                               allow_missing)
     metrics = compute_metrics(scores[seen], labels[seen])

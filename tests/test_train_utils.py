@@ -1,5 +1,6 @@
-"""Training helpers: lr schedule, parameter groups, the train step (clipping, overflow, AMP), partial BN,
-checkpoints (keep-k, best, resume state), callbacks (NaN stop, validation cadence, JSON lines), launch detection."""
+"""Training helpers: lr schedule, parameter groups, the train step (clipping, overflow, AMP, counters), partial BN,
+checkpoints (keep-k, best, resume state, output_dir safety), callbacks under `Model.train` (non-finite stop,
+save before validation, validation cadence, JSON lines), launch detection."""
 import json
 import os
 
@@ -11,10 +12,12 @@ from mindspore import nn
 
 from src.checkpoint import CheckpointError, load_checkpoint
 from src.models import create_model
-from src.train_utils import (CheckpointManager, JsonLinesLog, NonFiniteLossError, ProgressLogger, Validator,
-                             create_lr_schedule, create_optimizer, create_param_groups, create_train_step,
-                             freeze_bn_except_first, resolve_amp_level, restore_training_state, save_curves,
-                             save_training_state, scale_lr, train_loop)
+from mindspore.train import Model
+
+from src.train_utils import (CheckpointManager, CheckpointSaver, JsonLinesLog, OutputDirError, TrainingStopped,
+                             TrainMonitor, Validator, create_lr_schedule, create_optimizer, create_param_groups,
+                             create_train_step, freeze_bn_except_first, prepare_output_dir, resolve_amp_level,
+                             restore_training_state, save_curves, save_training_state, scale_lr, truncate_log)
 from src.train_utils.parallel import device_id_from_env, launched_distributed
 
 
@@ -115,11 +118,58 @@ def test_gradient_norm_clipping_is_applied():
     np.testing.assert_allclose(delta / np.linalg.norm(delta), np.full((2, 4), 1 / np.sqrt(8)), rtol=1e-5)  # -grad
 
 
-def test_non_finite_gradients_skip_the_update():
+def test_non_finite_gradients_skip_the_update_and_are_counted():
     x = np.array([[np.inf, 1, 1, 1]], np.float32)
     (loss, overflow, _, _), delta = _one_step(clip_grad_norm=20.0, x=x)
     assert bool(overflow.asnumpy()) and not np.isfinite(float(loss.asnumpy()))
     assert np.all(delta == 0)
+
+
+def test_counters_average_the_loss_of_updated_steps_and_count_skipped_runs():
+    net = _Linear(np.zeros((2, 4), np.float32))
+    opt = create_optimizer(net, np.zeros(8, np.float32), momentum=0.0, weight_decay=0.0)  # lr 0: W stays 0
+    step = create_train_step(net, opt, loss_fn=nn.MSELoss(), clip_grad_norm=0.0)
+    y = ms.Tensor(np.full((1, 2), 1.0, np.float32))
+    good, bad = ms.Tensor(np.zeros((1, 4), np.float32)), ms.Tensor(np.full((1, 4), np.nan, np.float32))
+    for x in (good, bad, bad, good, bad):  # loss at W = 0 is mean((0 - 1)^2) = 1 on good steps
+        step(x, y)
+    assert step.stats() == (pytest.approx(1.0), 2, 3, 2)  # mean loss, updated, skipped, longest run of skips
+    mean, updated, skipped, longest = step.stats()  # the loss window restarts; skip counters keep counting
+    assert np.isnan(mean) and (updated, skipped, longest) == (0, 3, 2)
+
+
+def test_fixed_loss_scale_skips_and_counts_an_overflowing_step():
+    net = _Linear(np.zeros((2, 4), np.float32))
+    opt = create_optimizer(net, np.ones(4, np.float32), momentum=0.0, weight_decay=0.0)
+    step = create_train_step(net, opt, loss_fn=nn.MSELoss(), clip_grad_norm=0.0, amp_level='O3', loss_scale=64.0,
+                             dynamic_loss_scale=False)
+    y = ms.Tensor(np.ones((1, 2), np.float32))
+    # at W = 0 the loss is 1, its gradient -x = -3000 per entry, scaled by 64 beyond float16's 65504: overflow
+    loss, overflow, _, _ = step(ms.Tensor(np.full((1, 4), 3000.0, np.float32)), y)
+    assert float(loss.asnumpy()) == 1.0
+    assert bool(overflow.asnumpy()) and float(step.scale_sense.asnumpy()) == 64.0
+    assert np.all(net.dense.weight.asnumpy() == 0) and step.stats()[2:] == (1, 1)
+
+
+def test_on_ascend_and_gpu_the_overflow_comes_from_mindsporess_status_api():
+    """Off CPU the step must ask MindSpore's float-status path (910A saturates float16 instead of making inf)."""
+    net = _Linear(np.zeros((2, 4), np.float32))
+    opt = create_optimizer(net, np.ones(2, np.float32), momentum=0.0, weight_decay=0.0)
+    step = create_train_step(net, opt, loss_fn=nn.MSELoss(), clip_grad_norm=0.0)
+    calls = []
+
+    def status_api(status, grads):  # what the Ascend registers would say: overflow although grads are finite
+        calls.append(status.shape)
+        return ms.Tensor(True)
+
+    step.ieee_overflow, step.get_overflow_status = False, status_api
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    try:
+        _, overflow, _, _ = step(ms.Tensor(np.ones((1, 4), np.float32)), ms.Tensor(np.ones((1, 2), np.float32)))
+    finally:
+        ms.set_context(mode=ms.GRAPH_MODE)
+    assert calls == [(8,)] and bool(overflow.asnumpy())  # the 8-word status buffer of start_overflow_check
+    assert np.all(net.dense.weight.asnumpy() == 0)
 
 
 def test_amp_o2_with_dynamic_loss_scale_trains_and_halves_the_scale_on_overflow():
@@ -246,46 +296,171 @@ def _dataset(clips):
     return ds.NumpySlicesDataset((clips, labels), ['clip', 'label'], shuffle=False).batch(2)
 
 
-def test_loop_logs_json_lines_and_validates_every_k_epochs_and_at_the_end(tmp_path):
+def _metrics(top1):
+    return {'top1': top1, 'top5': 100.0, 'mean_class_acc': 5.0, 'num_videos': 4}
+
+
+def test_model_train_logs_json_lines_and_validates_every_k_epochs_and_at_the_end(tmp_path):
     net, step = _tiny_train_step()
     lr = create_lr_schedule(0.1, 2, 3)
     log = JsonLinesLog(str(tmp_path / 'log.jsonl'))
     calls = []
-    validator = Validator(lambda: calls.append(1) or {'top1': 10.0 * len(calls), 'top5': 100.0,
-                                                       'mean_class_acc': 5.0, 'num_videos': 4}, 2, log)
+    validator = Validator(lambda: calls.append(1) or _metrics(10.0 * len(calls)), 2, 3, 2, log)
     clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
-    ctx = train_loop(step, net, _dataset(clips), 3, 0, [ProgressLogger(lr, 2, 6, 1, log), validator])
-    assert ctx.global_step == 6 and len(calls) == 2  # after epochs 2 and 3 (the last)
+    monitor = TrainMonitor(step, lr, 2, 2, 3, log_every=1, log=log)
+    Model(step).train(3, _dataset(clips), callbacks=[monitor, validator], dataset_sink_mode=True)
+    assert len(calls) == 2  # after epochs 2 and 3 (the last)
     records = [json.loads(line) for line in open(tmp_path / 'log.jsonl')]
     train = [r for r in records if r['type'] == 'train']
-    assert [r['global_step'] for r in train] == [2, 3, 4, 5, 6]  # the first step (compilation) is not timed
-    assert train[-1]['lr'] == pytest.approx(float(lr[5]))
-    assert [(r['epoch'], r['top1']) for r in records if r['type'] == 'val'] == [(2, 10.0), (3, 20.0)]
+    assert [r['global_step'] for r in train] == [1, 2, 3, 4, 5, 6]
+    assert train[0]['clips_per_s'] is None and all(r['clips_per_s'] > 0 for r in train[1:])  # 1st: compilation
+    assert train[-1]['lr'] == pytest.approx(float(lr[5])) and all(np.isfinite(r['loss']) for r in train)
+    assert [(r['epoch'], r['global_step'], r['top1']) for r in records if r['type'] == 'val'] == [(2, 4, 10.0),
+                                                                                                (3, 6, 20.0)]
     assert save_curves(str(tmp_path / 'log.jsonl'), str(tmp_path / 'c.png')) in (None, str(tmp_path / 'c.png'))
 
 
-def test_a_nan_loss_stops_training_naming_the_step():
+class _Context:
+    """What MindSpore hands a callback: `original_args()` with the step counter and the last outputs."""
+
+    def __init__(self, **args):
+        self.args = type('Args', (), args)
+
+    def original_args(self):
+        return self.args
+
+
+def test_monitor_under_sinking_reads_the_whole_sink_at_once(tmp_path):
+    """One call per epoch (dataset sinking): the line averages every updated step of the sink."""
     net = _Linear(np.zeros((2, 4), np.float32))
-    lr = create_lr_schedule(0.1, 3, 1)
+    step = create_train_step(net, create_optimizer(net, np.zeros(8, np.float32), weight_decay=0.0),
+                             loss_fn=nn.MSELoss(), clip_grad_norm=0.0)
+    log = JsonLinesLog(str(tmp_path / 'log.jsonl'))
+    monitor = TrainMonitor(step, np.full(8, 0.5, np.float32), 1, 4, 2, start_step=4, log_every=100, log=log)
+    y = ms.Tensor(np.ones((1, 2), np.float32))
+    for value in (0.0, 0.0, np.nan, 0.0):  # epoch 2 of a resumed run: 3 updated steps of loss 1, one skipped
+        outputs = step(ms.Tensor(np.full((1, 4), value, np.float32)), y)
+    monitor.on_train_step_end(_Context(cur_step_num=4, net_outputs=outputs))
+    (record,) = [json.loads(line) for line in open(tmp_path / 'log.jsonl')]
+    assert (record['epoch'], record['step'], record['global_step']) == (2, 4, 8)
+    assert record['loss'] == pytest.approx(1.0) and record['skipped_steps'] == 1
+
+
+def test_consecutive_non_finite_steps_stop_the_run_with_one_message():
+    net = _Linear(np.zeros((2, 4), np.float32))
+    lr = create_lr_schedule(0.1, 4, 1)
     step = create_train_step(net, create_optimizer(net, lr), loss_fn=nn.MSELoss())
-    x = np.ones((6, 4), np.float32)
-    x[3] = np.nan  # second batch of the first epoch (ReLU networks would hide a NaN input: relu(nan) = 0 on CPU)
-    data = ds.NumpySlicesDataset((x, np.ones((6, 2), np.float32)), ['x', 'y'], shuffle=False).batch(2)
-    with pytest.raises(NonFiniteLossError, match=r'loss is nan at epoch 1, step 2 of 3 \(global step 2\)'):
-        train_loop(step, net, data, 1, 0, [ProgressLogger(lr, 2, 3, 1, JsonLinesLog(None))])
+    x = np.ones((8, 4), np.float32)
+    x[2:] = np.nan  # steps 2, 3 and 4 of the epoch are non-finite (ReLU networks would hide a NaN input)
+    data = ds.NumpySlicesDataset((x, np.ones((8, 2), np.float32)), ['x', 'y'], shuffle=False).batch(2)
+    monitor = TrainMonitor(step, lr, 2, 4, 1, log_every=1, max_nonfinite_steps=2)
+    with pytest.raises(TrainingStopped, match=r'^2 consecutive steps had a non-finite loss or gradients \(by global '
+                                              r'step 3; max_nonfinite_steps is 2\); every rank stops'):
+        Model(step).train(1, data, callbacks=[monitor], dataset_sink_mode=False)
+    assert np.all(np.isfinite(net.dense.weight.asnumpy()))  # the weights of step 1 only
 
 
-def test_resumed_loop_starts_at_the_saved_epoch():
+def test_the_epoch_is_saved_before_a_failing_validation_stops_the_run(tmp_path):
+    net, step = _tiny_train_step()
+    manager = CheckpointManager(str(tmp_path), 'tsm')
+    clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
+
+    def broken_validation():
+        raise FileNotFoundError('val/video_7: no frames')
+
+    callbacks = [CheckpointSaver(manager, step, 2), Validator(broken_validation, 1, 2, 2, JsonLinesLog(None),
+                                                              manager, net)]
+    with pytest.raises(TrainingStopped, match=r'validation after epoch 1 failed: val/video_7: no frames\. The '
+                                              r'checkpoint of epoch 1 was saved before it.*--resume last'):
+        Model(step).train(2, _dataset(clips), callbacks=callbacks)
+    assert restore_training_state(step, manager.last()) == (1, 2)
+
+
+def test_a_failed_best_save_is_reported_and_training_goes_on(tmp_path, caplog):
+    net, step = _tiny_train_step()
+    manager = CheckpointManager(str(tmp_path), 'tsm')
+
+    def full_disk(*args):
+        raise OSError(28, 'No space left on device')
+
+    manager.save_best = full_disk
+    clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
+    callbacks = [CheckpointSaver(manager, step, 2), Validator(lambda: _metrics(50.0), 1, 2, 2, JsonLinesLog(None),
+                                                              manager, net)]
+    with caplog.at_level('ERROR'):
+        Model(step).train(2, _dataset(clips), callbacks=callbacks)
+    assert [e for e, _ in manager.epoch_checkpoints()] == [1, 2]
+    assert caplog.text.count('saving the best checkpoint failed ([Errno 28] No space left on device)') == 2
+
+
+def test_a_failed_epoch_save_stops_every_rank_that_agrees(tmp_path):
+    net, step = _tiny_train_step()
+    clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
+    votes = []
+    saver = CheckpointSaver(None, step, 2, agree=lambda failed: votes.append(failed) or True)  # rank 0 failed
+    with pytest.raises(TrainingStopped, match='saving the checkpoint of epoch 1 failed on rank 0; every rank stops'):
+        Model(step).train(2, _dataset(clips), callbacks=[saver])
+    assert votes == [False]  # this rank (not the writer) had nothing to save
+
+
+def test_resumed_model_train_starts_at_the_saved_epoch():
     net, step = _tiny_train_step()
     clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
     seen = []
+    monitor = TrainMonitor(step, create_lr_schedule(0.1, 2, 3), 2, 2, 3, start_step=4, log_every=1)
+    monitor.report = lambda global_step, outputs: seen.append(global_step)
+    Model(step).train(3, _dataset(clips), callbacks=[monitor], initial_epoch=2)
+    assert seen == [5, 6]
 
-    class Record:
-        def on_step_end(self, ctx):
-            seen.append((ctx.epoch, ctx.step, ctx.global_step))
 
-    train_loop(step, net, _dataset(clips), 3, 2, [Record()])
-    assert seen == [(2, 0, 5), (2, 1, 6)]
+# ------------------------------------------------------------------------------------------------ output_dir
+def _earlier_run(directory):
+    (directory / 'checkpoints').mkdir(parents=True)
+    (directory / 'checkpoints' / 'tsm-e3.ckpt').write_bytes(b'run A')
+    (directory / 'train_log.jsonl').write_text('{"type": "train", "global_step": 1}\n')
+    (directory / 'config.yaml').write_text('arch: tsm\n')
+
+
+def test_an_output_dir_with_an_earlier_run_is_refused(tmp_path):
+    _earlier_run(tmp_path)
+    with pytest.raises(OutputDirError, match=r'already holds a run \(checkpoints/tsm-e3\.ckpt, train_log\.jsonl\)'
+                                             r'\. Continue it with --resume last, start afresh with --overwrite'):
+        prepare_output_dir(str(tmp_path))
+    assert (tmp_path / 'checkpoints' / 'tsm-e3.ckpt').read_bytes() == b'run A'
+    assert prepare_output_dir(str(tmp_path), resume='last') is None  # resuming keeps everything
+    assert prepare_output_dir(str(tmp_path / 'fresh')) is None
+
+
+def test_overwrite_moves_the_earlier_run_aside_and_only_rank_0_moves(tmp_path):
+    _earlier_run(tmp_path)
+    assert prepare_output_dir(str(tmp_path), overwrite=True, writer=False) is None
+    assert (tmp_path / 'checkpoints' / 'tsm-e3.ckpt').exists()
+    moved = prepare_output_dir(str(tmp_path), overwrite=True, now=0)
+    assert moved == str(tmp_path / 'previous' / __import__('time').strftime('%Y%m%d-%H%M%S',
+                                                                             __import__('time').localtime(0)))
+    assert sorted(os.listdir(moved)) == ['checkpoints', 'config.yaml', 'train_log.jsonl']
+    assert (tmp_path / 'previous').is_dir() and not (tmp_path / 'checkpoints').exists()
+    with open(os.path.join(moved, 'checkpoints', 'tsm-e3.ckpt'), 'rb') as f:
+        assert f.read() == b'run A'
+    assert prepare_output_dir(str(tmp_path)) is None  # now empty of runs: a new run may start
+
+
+def test_stale_temporaries_of_a_killed_save_are_removed_on_start(tmp_path, caplog):
+    ckpts = tmp_path / 'checkpoints'
+    ckpts.mkdir()
+    (ckpts / 'tsm-e1.ckpt').write_bytes(b'good')
+    (ckpts / '.tsm-e2.ckpt.a1b2.tmp.ckpt').write_bytes(b'half')
+    (ckpts / 'tsm-best.json.tmp').write_text('{')
+    with caplog.at_level('WARNING'):
+        prepare_output_dir(str(tmp_path), resume='last')
+    assert os.listdir(ckpts) == ['tsm-e1.ckpt'] and caplog.text.count('left by an interrupted save') == 2
+
+
+def test_resuming_drops_log_lines_written_after_the_checkpoint(tmp_path):
+    path = tmp_path / 'train_log.jsonl'
+    path.write_text(''.join(json.dumps({'type': 'train', 'global_step': s}) + '\n' for s in (3, 6, 7, 8)))
+    assert truncate_log(str(path), 6) == 2
+    assert [json.loads(line)['global_step'] for line in open(path)] == [3, 6]
 
 
 def test_save_curves_says_so_without_matplotlib(tmp_path, monkeypatch, caplog):

@@ -10,15 +10,17 @@ import json
 import logging
 import os
 import re
+import time
 
 import numpy as np
 
 from src.checkpoint import CheckpointError, save_params
+from src.train_utils.train_step import STATS_PREFIX
 
 logger = logging.getLogger(__name__)
 
-# Hyper-parameters rebuilt from the config on resume, never restored from a file.
-NOT_SAVED = ('learning_rate', 'momentum')
+# Hyper-parameters rebuilt from the config on resume and the progress counters of one run, never saved.
+NOT_SAVED = ('learning_rate', 'momentum', STATS_PREFIX)
 COUNTERS = ('epoch_num', 'step_num')
 
 
@@ -112,3 +114,72 @@ class CheckpointManager:
             json.dump({'epoch': epoch, 'checkpoint': os.path.basename(path), **metrics}, f, indent=1)
         os.replace(tmp, self.best_json)
         return True
+
+
+class OutputDirError(RuntimeError):
+    """output_dir holds another run that this one would mix with or destroy."""
+
+
+RUN_FILES = ('train_log.jsonl', 'config.yaml', 'curves.png')
+
+
+def _run_files(output_dir):
+    """Files of an earlier run in output_dir: checkpoints and the training log (relative paths)."""
+    ckpt_dir = os.path.join(output_dir, 'checkpoints')
+    found = [os.path.join('checkpoints', n) for n in sorted(os.listdir(ckpt_dir))
+             if n.endswith(('.ckpt', '.json')) and not n.startswith('.')] if os.path.isdir(ckpt_dir) else []
+    return found + [n for n in RUN_FILES[:1] if os.path.isfile(os.path.join(output_dir, n))]
+
+
+def remove_stale_temporaries(directory):
+    """Delete the temporary files a killed save leaves behind (`.<name>.*.tmp.ckpt`, `*.tmp`); returns them."""
+    if not os.path.isdir(directory):
+        return []
+    stale = [n for n in os.listdir(directory) if n.endswith(('.tmp.ckpt', '.tmp'))]
+    for name in stale:
+        os.remove(os.path.join(directory, name))
+        logger.warning('removed %s, left by an interrupted save', os.path.join(directory, name))
+    return stale
+
+
+def prepare_output_dir(output_dir, *, resume='', overwrite=False, writer=True, now=None):
+    """Make output_dir safe for a new run or a resumed one; returns where an earlier run was moved (or None).
+
+    A directory holding another run's checkpoints or log is refused unless the run resumes (`resume`) or
+    `overwrite` is set; with `overwrite` the earlier run's files are moved to `output_dir/previous/<time>/`,
+    never deleted. Only the `writer` (global rank 0) moves or deletes anything; every rank takes the same
+    decision. Stale temporary files of an interrupted save are removed.
+    """
+    earlier = _run_files(output_dir)
+    if earlier and not resume and not overwrite:
+        shown = ', '.join(earlier[:4]) + (f' and {len(earlier) - 4} more' if len(earlier) > 4 else '')
+        raise OutputDirError(f"output_dir {output_dir} already holds a run ({shown}). Continue it with "
+                             "--resume last, start afresh with --overwrite True (its files are moved to "
+                             f"{os.path.join(output_dir, 'previous')}/<time>/), or choose another --output_dir")
+    if not writer:
+        return None
+    moved_to = None
+    if earlier and overwrite and not resume:
+        moved_to = os.path.join(output_dir, 'previous', time.strftime('%Y%m%d-%H%M%S', time.localtime(now)))
+        os.makedirs(moved_to)
+        for name in ['checkpoints', *RUN_FILES]:
+            if os.path.exists(os.path.join(output_dir, name)):
+                os.rename(os.path.join(output_dir, name), os.path.join(moved_to, name))
+        logger.warning('--overwrite: the earlier run in %s was moved to %s', output_dir, moved_to)
+    remove_stale_temporaries(os.path.join(output_dir, 'checkpoints'))
+    return moved_to
+
+
+def truncate_log(path, global_step):
+    """Resuming at `global_step`: drop the log records of steps after it (written by the interrupted run)."""
+    if not os.path.isfile(path):
+        return 0
+    with open(path) as f:
+        lines = [line for line in f if line.strip()]
+    kept = [line for line in lines if json.loads(line).get('global_step', 0) <= global_step]
+    if len(kept) != len(lines):
+        tmp = path + '.tmp'
+        with open(tmp, 'w') as f:
+            f.writelines(kept)
+        os.replace(tmp, path)
+    return len(lines) - len(kept)

@@ -18,6 +18,23 @@ def device_id_from_env(environ=os.environ):
     return int(value) if value not in (None, '') else None
 
 
+def enter_rank_workdir(environ=os.environ):
+    """Under our launchers (TSM_RANK_WORKDIR set), work in `<it>/rank_<RANK_ID>` and dump the environment there.
+
+    Each rank then keeps its compiler caches (kernel_meta, rank_*/) and dumps apart from the others. Returns the
+    directory, or None when not launched that way. Call after making the config's paths absolute.
+    """
+    root = environ.get('TSM_RANK_WORKDIR')
+    if not root:
+        return None
+    directory = os.path.join(root, f"rank_{environ.get('RANK_ID', '0')}")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, 'env.log'), 'w') as f:
+        f.writelines(f'{key}={value}\n' for key, value in sorted(environ.items()))
+    os.chdir(directory)
+    return directory
+
+
 def init_parallel():
     """Join the process group if launched distributed; returns (rank, group_size). Call after init_context."""
     if not launched_distributed():
