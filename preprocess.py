@@ -7,9 +7,11 @@ Each video gives `<output_dir>/clips/clip_<row>.bin`: the raw bytes of one `(1, 
 clip (row = the video's line in val_list, from 0), sampled and cropped exactly as `eval.py` does with 1 clip x 1
 centre crop (segment centres, short side scale_size). `--input_dtype uint8` (for a graph exported with the same
 option) keeps the RGB pixels 0..255: 4x smaller than float32, which is normalised here like eval.py's network input.
-`<output_dir>/labels.txt` lists `clip_<row> <label> <video>` for every clip written.
+`<output_dir>/labels.json` (UTF-8 JSON, so video paths with spaces or any Unicode are carried exactly) lists every
+clip written: `{"num_classes": N, "clips": [{"clip": "clip_000000", "label": 3, "video": "air drumming/x.mp4"}, ...]}`.
 """
 import glob
+import json
 import logging
 import os
 
@@ -41,18 +43,26 @@ def prepare_folder(output_dir):
 
 
 def write_clips(dataset, records, clip_dir, input_dtype):
-    """Write each real row's clip (padding and skipped rows, index -1, are not); return the label lines."""
-    lines = []
+    """Write each real row's clip (padding and skipped rows, index -1, are not); return their labels-file entries."""
+    entries = []
     for views, label, index in dataset.create_tuple_iterator(output_numpy=True, num_epochs=1):
         for clip, row, target in zip(views, index, label):  # clip: (1 view, T*3, H, W) uint8
             if row < 0:
                 continue
             clip = normalize(clip) if input_dtype == 'float32' else clip
             clip.tofile(os.path.join(clip_dir, clip_name(row) + '.bin'))
-            lines.append(f'{clip_name(row)} {int(target)} {records[row].path}\n')
-            if len(lines) % LOG_EVERY == 0:
-                logger.info('%d / %d videos', len(lines), len(records))
-    return lines
+            entries.append({'clip': clip_name(row), 'label': int(target), 'video': records[row].path})
+            if len(entries) % LOG_EVERY == 0:
+                logger.info('%d / %d videos', len(entries), len(records))
+    return entries
+
+
+def write_labels(path, entries, num_classes):
+    """preprocess.py's labels file: UTF-8 JSON with one clip a line (postprocess.read_labels reads it)."""
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(f'{{"num_classes": {int(num_classes)}, "clips": [\n')
+        f.write(',\n'.join(json.dumps(entry, ensure_ascii=False) for entry in entries))
+        f.write('\n]}\n')
 
 
 def main(argv=None):
@@ -67,16 +77,15 @@ def main(argv=None):
     dataset = create_dataset(config.val_list, config.data_root, False, 1, config.num_segments, num_clips=1,
                              num_crops=1, **dataset_kwargs(config))
     clip_dir = prepare_folder(config.output_dir)
-    lines = write_clips(dataset, records, clip_dir, config.input_dtype)
-    label_file = os.path.join(config.output_dir, 'labels.txt')
-    with open(label_file, 'w', encoding='utf-8') as f:
-        f.writelines(lines)
+    entries = write_clips(dataset, records, clip_dir, config.input_dtype)
+    label_file = os.path.join(config.output_dir, 'labels.json')
+    write_labels(label_file, entries, config.num_classes)
     size = np.dtype(config.input_dtype).itemsize * 3 * config.num_segments * config.crop_size ** 2
     logger.info('wrote %d clips of (1, %d, %d, %d) %s (%d bytes each) to %s, labels to %s; %d of %d videos',
-                len(lines), 3 * config.num_segments, config.crop_size, config.crop_size, config.input_dtype, size,
-                clip_dir, label_file, len(lines), len(records))
-    if len(lines) < len(records):
-        logger.warning('%d unreadable videos skipped (skip_bad_samples)', len(records) - len(lines))
+                len(entries), 3 * config.num_segments, config.crop_size, config.crop_size, config.input_dtype, size,
+                clip_dir, label_file, len(entries), len(records))
+    if len(entries) < len(records):
+        logger.warning('%d unreadable videos skipped (skip_bad_samples)', len(records) - len(entries))
 
 
 if __name__ == '__main__':

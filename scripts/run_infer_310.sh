@@ -9,7 +9,7 @@ Usage: bash scripts/run_infer_310.sh DEVICE_TARGET CONFIG_PATH MODEL_FILE OUTPUT
   CONFIG_PATH    the model's yaml (num_segments, crop_size, scale_size, input_dtype, data keys)
   MODEL_FILE     Ascend: the MINDIR of export.py --batch_size 1 (or an .om of ATC);
                  CPU: the ONNX of export.py --file_format ONNX --batch_size 1 (converted here for MindSpore Lite)
-  OUTPUT_DIR     build/ (the program), clips/ + labels.txt, logits/ + latency.txt, acc.json, one log per step
+  OUTPUT_DIR     build/ (the program), clips/ + labels.json, logits/ + latency.txt, acc.json, one log per step
   --key value    preprocess.py overrides: --data_root D --val_list V, and --input_dtype uint8 for a uint8 export
 Environment: DEVICE_ID (default 0), PYTHON (python3 with MindSpore, for pre/postprocess; default python3),
 LITE_PYTHON (CPU: the Python of MindSpore Lite, default <repo>/.venv-lite/bin/python from scripts/setup_lite_cpu.sh),
@@ -73,6 +73,6 @@ step infer "$OUTPUT_DIR/build/tsm_infer" --model_path="$INFER_MODEL" --model_typ
     --device_id="$DEVICE_ID"
 cat "$OUTPUT_DIR/logits/latency.txt"
 step accuracy "$PYTHON" "$ROOT/postprocess.py" --result_dir "$OUTPUT_DIR/logits" \
-    --label_file "$OUTPUT_DIR/labels.txt" --out "$OUTPUT_DIR/acc.json"
+    --label_file "$OUTPUT_DIR/labels.json" --out "$OUTPUT_DIR/acc.json"
 tail -n 1 "$OUTPUT_DIR/accuracy.log"
 echo "metrics: $OUTPUT_DIR/acc.json"

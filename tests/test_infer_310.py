@@ -121,23 +121,33 @@ def test_postprocess_computes_top1_top5_and_names_bad_files(tmp_path):
     (tmp_path / 'logits').mkdir()
     for row, values in enumerate(logits):
         values.tofile(tmp_path / 'logits' / f'clip_{row:06d}.bin')
-    label_file = tmp_path / 'labels.txt'
-    label_file.write_text(''.join(f'clip_{row:06d} {label} video{row}\n' for row, label in enumerate(labels)))
+    label_file = tmp_path / 'labels.json'
+    clips = [{'clip': f'clip_{row:06d}', 'label': label, 'video': f'class {row}/video {row}.mp4'}
+             for row, label in enumerate(labels)]
+    label_file.write_text(json.dumps({'num_classes': 4, 'clips': clips}))
     args = ['--result_dir', str(tmp_path / 'logits'), '--label_file', str(label_file), '--out', str(tmp_path / 'a.json')]
     metrics = postprocess_main(args)
     assert metrics['top1'] == pytest.approx(100 / 3) and metrics['top5'] == 100 and metrics['num_videos'] == 3
     assert json.loads((tmp_path / 'a.json').read_text())['top1'] == pytest.approx(100 / 3)
-    with pytest.raises(SystemExit, match=r'holds 12 bytes; expected 4 float32 logits \(video video1\)'):
+    with pytest.raises(SystemExit, match=r"holds 12 bytes; expected 4 float32 logits \(video 'class 1/video 1.mp4'\)"):
         np.zeros(3, np.float32).tofile(tmp_path / 'logits' / 'clip_000001.bin')
         postprocess_main(args)
     os.remove(tmp_path / 'logits' / 'clip_000001.bin')
-    with pytest.raises(SystemExit, match=r'missing logits file .*clip_000001.bin \(video video1\)'):
+    with pytest.raises(SystemExit, match=r"missing logits file .*clip_000001.bin \(video 'class 1/video 1.mp4'\)"):
         postprocess_main(args)
     with pytest.raises(SystemExit, match=r'holds 16 bytes; expected 5 float32'):
         postprocess_main(args + ['--num_classes', '5'])
-    label_file.write_text('clip_000000 x video0\n')
-    with pytest.raises(SystemExit, match=r'labels.txt:1: expected "<clip> <label> <video>"'):
+    label_file.write_text(json.dumps({'num_classes': 5, 'clips': clips}))  # the labels file's num_classes is checked
+    with pytest.raises(SystemExit, match=r'clip_000000.bin holds 16 bytes; expected 5 float32'):
         postprocess_main(args)
+    for bad, message in [('clip_000000 1 video0\n', 'not the labels.json of preprocess.py'),
+                         ('[]', r'expected \{"num_classes": N, "clips": \[...\]\}'),
+                         (json.dumps({'clips': [{'clip': '../x', 'label': 1, 'video': 'v'}]}), r'clip 0: expected'),
+                         (json.dumps({'clips': [{'clip': 'c', 'label': '1', 'video': 'v'}]}), r'clip 0: expected'),
+                         (json.dumps({'clips': []}), 'lists no clips')]:
+        label_file.write_text(bad)
+        with pytest.raises(SystemExit, match=message):
+            postprocess_main(args)
 
 
 def test_postprocess_does_not_import_mindspore():

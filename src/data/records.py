@@ -19,10 +19,10 @@ class VideoRecord:
 
 def parse_list_line(line, num_classes=None):
     """Parse one list line into a VideoRecord; raise ValueError saying what is wrong with it."""
-    fields = line.split()
+    fields = line.strip().rsplit(None, 2)  # the last two fields; the path keeps its own spaces exactly
     if len(fields) < 3:
         raise ValueError(f"expected '<path> <num_frames> <label>', got {line.strip()!r}")
-    path, num_frames, label = " ".join(fields[:-2]), fields[-2], fields[-1]  # paths may contain spaces
+    path, num_frames, label = fields
     try:
         num_frames, label = int(num_frames), int(label)
     except ValueError:
