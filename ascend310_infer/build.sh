@@ -11,7 +11,9 @@ Where the C++ runtime is looked for, first match wins (a folder holding include/
   LITE_HOME        an unpacked MindSpore Lite package (mindspore-lite-<version>-linux-<arch>): uses LITE_HOME/runtime
   pip              'pip show mindspore-lite', then 'pip show mindspore' of \$PYTHON (default python3)
 Runtime libraries tried in lib/: ${LIBRARIES[*]}
-Environment: USE_CXX11_ABI=1 for a runtime built with the C++11 std::string ABI (MindSpore Lite's is not).
+Environment: USE_CXX11_ABI=1 for a runtime built with the C++11 std::string ABI (MindSpore Lite's is not);
+  CXX_STANDARD=14|17 (default 17; the sources are C++14, so GCC 7.3 of the Ascend toolkits suffices);
+  STRICT=1 for -Werror -pedantic-errors (CXX_STANDARD=14 STRICT=1 is the check the tests run).
 The last line printed is the path of the program.
 USAGE
 }
@@ -19,6 +21,9 @@ USAGE
 LIBRARIES=(libmindspore-lite.so libmindspore-extendrt.so libmindspore-extendrt_python.so libmindspore.so)
 case "${1:-}" in -h|--help) usage; exit 0;; esac
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CXX_STANDARD=${CXX_STANDARD:-17}
+case "$CXX_STANDARD" in 14|17) ;; *) echo "CXX_STANDARD must be 14 or 17, got '$CXX_STANDARD'" >&2; exit 1;; esac
+STRICT=$([ "${STRICT:-0}" = 1 ] && echo ON || echo OFF)
 BUILD_DIR=${1:-$HERE/build}
 CHECKED=()
 
@@ -66,12 +71,13 @@ HINT
   exit 1
 fi
 command -v cmake >/dev/null || { echo "cmake not found (apt-get install cmake, or pip install cmake)" >&2; exit 1; }
-command -v "${CXX:-g++}" >/dev/null || { echo "C++ compiler '${CXX:-g++}' not found (needs C++17: GCC >= 7.3)" >&2; exit 1; }
+command -v "${CXX:-g++}" >/dev/null || { echo "C++ compiler '${CXX:-g++}' not found (needs C++14, e.g. g++)" >&2; exit 1; }
 
-echo "MindSpore C++ API: $ROOT/include/api, runtime $LIBRARY"
+echo "MindSpore C++ API: $ROOT/include/api, runtime $LIBRARY; C++$CXX_STANDARD, strict $STRICT"
 ABI=$([ "${USE_CXX11_ABI:-0}" = 1 ] && echo ON || echo OFF)
 mkdir -p "$BUILD_DIR"
 cmake -S "$HERE" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DMINDSPORE_ROOT="$ROOT" -DMINDSPORE_LIBRARY="$LIBRARY" \
-      -DUSE_CXX11_ABI="$ABI" > "$BUILD_DIR/configure.log" 2>&1 || { cat "$BUILD_DIR/configure.log" >&2; exit 1; }
+      -DUSE_CXX11_ABI="$ABI" -DTSM_CXX_STANDARD="$CXX_STANDARD" -DTSM_STRICT="$STRICT" \
+      > "$BUILD_DIR/configure.log" 2>&1 || { cat "$BUILD_DIR/configure.log" >&2; exit 1; }
 cmake --build "$BUILD_DIR" -j "$(nproc 2>/dev/null || echo 2)"
 echo "$BUILD_DIR/tsm_infer"

@@ -73,18 +73,30 @@ def evaluated(tmp_path_factory):
     return root, config, ckpt, result, np.array(top5)  # (videos, 5, (class, logit))
 
 
+def lite_package():
+    """The mindspore_lite folder of the wheel in .venv-lite (include/api, lib/)."""
+    return run(LITE_PYTHON, '-c', 'import os, mindspore_lite; print(os.path.dirname(mindspore_lite.__file__))'
+               ).stdout.strip()
+
+
+NO_LITE_HOME = dict(LITE_HOME='', MS_LITE_HOME='', MINDSPORE_PATH='')  # whatever the calling shell has set
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize('input_dtype', ['uint8', 'float32'])
-def test_cpu_chain_reproduces_eval_py(evaluated, input_dtype):
+@pytest.mark.parametrize('input_dtype, script', [('uint8', 'run_infer_cpp.sh'), ('float32', 'run_infer_310.sh')])
+def test_cpu_chain_reproduces_eval_py(evaluated, input_dtype, script):
     root, config, ckpt, expected, top5 = evaluated
     out = root / input_dtype  # MindSpore's export refuses file names with spaces
     run(sys.executable, os.path.join(ROOT, 'export.py'), '--config_path', config, '--ckpt', ckpt, '--file_format',
-        'ONNX', '--batch_size', 1, '--input_dtype', input_dtype, '--output_dir', out, '--file_name', 'tsm')
+        'ONNX', '--input_dtype', input_dtype, '--output_dir', out, '--file_name', 'tsm')  # batch 1 by default
     cwd = root / f'elsewhere {input_dtype}'  # not the repository (the script finds its files), a space in the path
     cwd.mkdir()
-    log = run('bash', os.path.join(ROOT, 'scripts', 'run_infer_310.sh'), 'CPU', config, out / 'tsm.onnx', 'run dir',
-              '--input_dtype', input_dtype, cwd=cwd, PYTHON=sys.executable, LITE_PYTHON=LITE_PYTHON).stdout
+    args = ((out / 'tsm.onnx', config, 'run dir', 'CPU') if script == 'run_infer_cpp.sh'
+            else ('CPU', config, out / 'tsm.onnx', 'run dir'))  # run_infer_310.sh: the earlier argument order
+    log = run('bash', os.path.join(ROOT, 'scripts', script), *args, '--input_dtype', input_dtype, cwd=cwd,
+              PYTHON=sys.executable, LITE_PYTHON=LITE_PYTHON, **NO_LITE_HOME).stdout
     out = cwd / 'run dir'  # OUTPUT_DIR relative to the working directory; the scripts must quote every path
+    assert f'LD_LIBRARY_PATH: {lite_package()}/lib first' in log
     assert 'median' in log and 'over 12 timed Predict calls (one per clip, after 1 untimed warm-up call; CPU)' in log
     assert (out / 'logits' / 'latency.txt').read_text() in log
     with open(out / 'acc.json') as f:
@@ -113,6 +125,151 @@ def test_cpu_chain_reproduces_eval_py(evaluated, input_dtype):
     result = subprocess.run(infer + ['--device_target=Ascend'], capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 1
     assert "--device_target given twice ('CPU' and 'Ascend')" in result.stderr
+    if input_dtype == 'uint8':
+        check_lite_home_layout(root, config, out, logits)
+
+
+def check_lite_home_layout(root, config, first_run, logits):
+    """The same run from an unpacked-package layout (MS_LITE_HOME, the zoo's name, with a space in it) and a .mindir:
+    compiled against LITE_HOME/runtime, its library folders on LD_LIBRARY_PATH, no conversion, no Lite Python."""
+    package = lite_package()
+    home = root / 'lite home'
+    (home / 'runtime' / 'third_party' / 'glog').mkdir(parents=True)
+    (home / 'runtime' / 'third_party' / 'empty').mkdir()  # no libraries: not put on the path
+    (home / 'tools' / 'converter' / 'lib').mkdir(parents=True)
+    os.symlink(os.path.join(package, 'include'), home / 'runtime' / 'include')
+    os.symlink(os.path.join(package, 'lib'), home / 'runtime' / 'lib')
+    os.symlink(os.path.join(package, 'lib', 'libmindspore_glog.so.0'),
+               home / 'runtime' / 'third_party' / 'glog' / 'libmindspore_glog.so.0')
+    log = run('bash', os.path.join(ROOT, 'scripts', 'run_infer_cpp.sh'), first_run / 'model_lite.mindir', config,
+              root / 'lite home run', 'CPU', '--input_dtype', 'uint8', PYTHON=sys.executable,
+              LITE_PYTHON='/nonexistent/python', **{**NO_LITE_HOME, 'MS_LITE_HOME': str(home)}).stdout
+    runtime = home / 'runtime'
+    assert (f'LD_LIBRARY_PATH: {runtime}/lib {runtime}/third_party/glog {home}/tools/converter/lib first') in log
+    assert '== convert' not in log
+    assert f'MindSpore C++ API: {runtime}/include/api' in (root / 'lite home run' / 'compile.log').read_text()
+    clips = sorted(os.listdir(root / 'lite home run' / 'logits'))
+    assert clips == [f'clip_{row:06d}.bin' for row in range(12)] + ['latency.txt']
+    again = np.stack([np.fromfile(root / 'lite home run' / 'logits' / c, np.float32) for c in clips[:-1]])
+    np.testing.assert_array_equal(again, logits)
+
+
+def test_app_builds_as_strict_cpp14(tmp_path):
+    """GCC 7.3 (the Ascend toolkits') has no <filesystem>: the sources must stay C++14, checked with -pedantic-errors
+    -Werror against MindSpore Lite's headers (C++14 is also the oldest standard those headers compile with)."""
+    require_lite()
+    build = tmp_path / 'build 14'
+    log = run('bash', os.path.join(ROOT, 'ascend310_infer', 'build.sh'), build, CXX_STANDARD='14', STRICT='1',
+              PYTHON=LITE_PYTHON, **NO_LITE_HOME).stdout
+    assert 'C++14, strict ON' in log and os.access(build / 'tsm_infer', os.X_OK)
+    flags = (build / 'CMakeFiles' / 'tsm_infer.dir' / 'flags.make').read_text()
+    assert '-std=c++14' in flags and '-pedantic-errors' in flags and '-Werror' in flags
+    result = subprocess.run(['bash', os.path.join(ROOT, 'ascend310_infer', 'build.sh'), tmp_path / 'b'],
+                            capture_output=True, text=True, env={**os.environ, 'CXX_STANDARD': '11'}, timeout=60)
+    assert result.returncode == 1 and "CXX_STANDARD must be 14 or 17, got '11'" in result.stderr
+
+
+UTILS_DRIVER = r"""
+#include <iostream>
+#include <stdexcept>
+#include "utils.h"
+int main(int, char **argv) {
+  const std::string dir = argv[1];
+  for (const auto &path : tsm::ListFiles(dir + "/in put", ".bin")) std::cout << "list " << path << "\n";
+  tsm::MakeDirs(dir + "/new dir/a/b");
+  tsm::MakeDirs(dir + "/new dir/a/b/");  // again, with a trailing slash: nothing to do
+  std::cout << "made " << tsm::ListFiles(dir + "/new dir/a/b", ".bin").size() << "\n";
+  for (const char *path : {"/a/clip_000003.bin", "clip.tar.bin", "noext", "/x.y/z", ".bin"})
+    std::cout << "stem " << tsm::Stem(path) << "\n";
+  const char data[] = "12345678";
+  tsm::WriteFile(dir + "/new dir/a/b/c.bin", data, 8);
+  std::cout << "read " << tsm::ReadExactly(dir + "/new dir/a/b/c.bin", 8).size() << "\n";
+  for (auto attempt : {0, 1, 2}) {
+    try {
+      if (attempt == 0) tsm::ReadExactly(dir + "/new dir/a/b/c.bin", 4);
+      if (attempt == 1) tsm::MakeDirs(dir + "/in put/b.bin/sub");
+      if (attempt == 2) tsm::ListFiles(dir + "/missing", ".bin");
+    } catch (const std::runtime_error &error) {
+      std::cout << "error " << error.what() << "\n";
+    }
+  }
+  return 0;
+}
+"""
+
+
+def test_file_helpers_are_posix_cpp14(tmp_path):
+    """utils.cc without <filesystem>, compiled as strict C++14 (no MindSpore needed): what main.cc relies on."""
+    if shutil.which('g++') is None:
+        pytest.skip('g++ not found')
+    (tmp_path / 'driver.cc').write_text(UTILS_DRIVER)
+    program = tmp_path / 'driver'
+    inc, src = os.path.join(ROOT, 'ascend310_infer', 'inc'), os.path.join(ROOT, 'ascend310_infer', 'src')
+    run('g++', '-std=c++14', '-pedantic-errors', '-Wall', '-Wextra', '-Werror', '-I', inc, tmp_path / 'driver.cc',
+        os.path.join(src, 'utils.cc'), '-o', program)
+    folder = tmp_path / 'in put'
+    folder.mkdir()
+    for name in ('b.bin', 'a.bin', 'c.txt', 'clip ü.bin'):
+        (folder / name).write_bytes(b'x')
+    (folder / 'dir.bin').mkdir()  # a folder is not a clip
+    os.symlink(folder / 'a.bin', folder / 'link.bin')  # a link to a file is (stat follows it)
+    os.symlink(folder / 'gone', folder / 'dangling.bin')  # a dangling one is not
+    lines = run(program, tmp_path).stdout.splitlines()
+    assert lines == [f'list {folder}/{name}' for name in ('a.bin', 'b.bin', 'clip ü.bin', 'link.bin')] + [
+        'made 0', 'stem clip_000003', 'stem clip.tar', 'stem noext', 'stem z', 'stem .bin', 'read 8',
+        f'error {tmp_path}/new dir/a/b/c.bin holds 8 bytes, the model input takes 4 (preprocess with the model\'s '
+        f'batch size 1, num_segments, crop_size and input_dtype)',
+        f'error cannot create folder {folder}/b.bin/sub: Not a directory',
+        f'error input folder not found: {tmp_path}/missing']
+
+
+def lite_env(command, **env):
+    script = f'source "{ROOT}/scripts/lite_env.sh"; {command}'
+    return subprocess.run(['bash', '-c', script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **env})
+
+
+def test_lite_library_dirs_of_a_package_layout(tmp_path):
+    home = tmp_path / 'mindspore lite'
+    for folder in ('runtime/lib', 'runtime/third_party/glog', 'runtime/third_party/libjpeg-turbo/lib',
+                   'runtime/third_party/dnnl', 'runtime/third_party/docs', 'tools/converter/lib'):
+        (home / folder).mkdir(parents=True)
+    (home / 'runtime/third_party/glog/libmindspore_glog.so.0').write_bytes(b'')
+    (home / 'runtime/third_party/dnnl/libdnnl.so.2').write_bytes(b'')
+    result = lite_env('lite_library_dirs "$HOME_DIR"', HOME_DIR=str(home))
+    runtime = home / 'runtime'
+    assert result.stdout.splitlines() == [f'{runtime}/lib', f'{runtime}/third_party/dnnl', f'{runtime}/third_party/glog',
+                                          f'{runtime}/third_party/libjpeg-turbo/lib', f'{home}/tools/converter/lib']
+    result = lite_env('prepend_library_path "a b" /c; echo "$LD_LIBRARY_PATH"', LD_LIBRARY_PATH='/old')
+    assert result.stdout.strip() == 'a b:/c:/old'
+    result = lite_env('prepend_library_path /x; echo "$LD_LIBRARY_PATH"', LD_LIBRARY_PATH='')
+    assert result.stdout.strip() == '/x'
+    result = lite_env('lite_library_dirs "$HOME_DIR"', HOME_DIR=str(tmp_path))
+    assert result.returncode == 1 and 'is not an unpacked MindSpore Lite package: no runtime/lib there' in result.stderr
+
+
+def test_run_infer_cpp_refuses_what_cannot_work(tmp_path):
+    config, model, om = tmp_path / 'c.yaml', tmp_path / 'tsm.mindir', tmp_path / 'tsm.om'
+    for path in (config, model, om):
+        path.write_text('')
+    script = os.path.join(ROOT, 'scripts', 'run_infer_cpp.sh')
+
+    def refused(*args, **env):
+        result = subprocess.run(['bash', script, *map(str, args)], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, **NO_LITE_HOME, **env}, cwd=tmp_path)
+        assert result.returncode == 1, result.stdout
+        assert not (tmp_path / 'out').exists()  # nothing ran
+        return result.stdout + result.stderr
+
+    assert "Ascend needs the MindSpore Lite package for your CANN version: set LITE_HOME (or MS_LITE_HOME)" in refused(
+        model, config, 'out', 'Ascend')
+    assert 'OM models are not supported' in refused(om, config, 'out', 'Ascend', LITE_HOME=str(tmp_path))
+    assert 'differ; set one of them' in refused(model, config, 'out', 'Ascend', LITE_HOME='/a', MS_LITE_HOME='/b')
+    assert 'is not an unpacked MindSpore Lite package' in refused(model, config, 'out', 'Ascend', LITE_HOME=str(tmp_path))
+    assert "DEVICE_TYPE must be Ascend or CPU, got 'GPU'" in refused(model, config, 'out', 'GPU')
+    assert "DEVICE_ID must be a non-negative integer, got 'x'" in refused(model, config, 'out', 'Ascend', 'x')
+    assert 'Usage: bash scripts/run_infer_310.sh DEVICE_TYPE CONFIG_PATH MODEL_PATH OUTPUT_DIR' in subprocess.run(
+        ['bash', os.path.join(ROOT, 'scripts', 'run_infer_310.sh'), 'CPU'], capture_output=True, text=True).stdout
 
 
 def test_postprocess_computes_top1_top5_and_names_bad_files(tmp_path):

@@ -1,8 +1,12 @@
 /**
  * TSM offline inference on the unified MindSpore C++ API (MindSpore Lite, or a MindSpore inference package).
+ * C++14 (the CMake option TSM_CXX_STANDARD checks it), so GCC 7.3 of the Ascend toolkits can build it.
  *
  *   tsm_infer --model_path=tsm.mindir --input_dir=clips --output_dir=logits [--device_target=Ascend|CPU]
- *             [--device_id=0] [--model_type=mindir|om] [--cpu_threads=0]
+ *             [--device_id=0] [--cpu_threads=0]
+ *
+ * The model is always built as ModelType::kMindIR: MindSpore Lite's Model::Build accepts nothing else (an OM
+ * file is refused with "Invalid model type"), so the Ascend 310/310P route is the MINDIR of export.py.
  *
  * Every `<name>.bin` of input_dir is one clip, the raw bytes of the model input (batch 1, as preprocess.py writes
  * it: float32 or uint8, `(1, T*3, H, W)`). Writes `<name>.bin` = the float32 logits `(1, num_classes)` of each clip
@@ -30,15 +34,15 @@ namespace {
 
 const char kUsage[] =
     "usage: tsm_infer --model_path=FILE --input_dir=DIR --output_dir=DIR [--device_target=Ascend|CPU]\n"
-    "                 [--device_id=0] [--model_type=mindir|om] [--cpu_threads=0]\n"
-    "  model_path     Ascend: the MINDIR of export.py (or an OM of ATC with --model_type=om);\n"
-    "                 CPU: a MindIR made by the MindSpore Lite converter (see README.md)\n"
+    "                 [--device_id=0] [--cpu_threads=0]\n"
+    "  model_path     Ascend: the MINDIR of export.py; CPU: a MindIR made by the MindSpore Lite converter\n"
+    "                 (see README.md). OM files are not accepted (MindSpore Lite builds MindIR only)\n"
     "  input_dir      one <name>.bin per clip, as preprocess.py writes them\n"
     "  output_dir     <name>.bin float32 logits per clip, latency.txt\n";
 
 struct Options {
   std::string model_path, input_dir, output_dir;
-  std::string device_target = "Ascend", model_type = "mindir";
+  std::string device_target = "Ascend";
   int device_id = 0, cpu_threads = 0;
 };
 
@@ -66,12 +70,12 @@ Options ParseOptions(int argc, char **argv) {
     }
   }
   Options options;
-  for (const auto &[name, value] : values) {
+  for (const auto &option : values) {
+    const std::string &name = option.first, &value = option.second;
     if (name == "model_path") options.model_path = value;
     else if (name == "input_dir") options.input_dir = value;
     else if (name == "output_dir") options.output_dir = value;
     else if (name == "device_target") options.device_target = value;
-    else if (name == "model_type") options.model_type = value;
     else if (name == "device_id") options.device_id = ToInt(name, value);
     else if (name == "cpu_threads") options.cpu_threads = ToInt(name, value);
     else throw std::runtime_error("unknown option --" + name + "\n" + kUsage);
@@ -82,8 +86,10 @@ Options ParseOptions(int argc, char **argv) {
   if (options.device_target != "Ascend" && options.device_target != "CPU") {
     throw std::runtime_error("--device_target must be Ascend or CPU, got '" + options.device_target + "'");
   }
-  if (options.model_type != "mindir" && options.model_type != "om") {
-    throw std::runtime_error("--model_type must be mindir or om, got '" + options.model_type + "'");
+  const std::string &path = options.model_path;
+  if (path.size() >= 3 && path.compare(path.size() - 3, 3, ".om") == 0) {
+    throw std::runtime_error(path + ": OM models are not supported; MindSpore Lite's Model::Build takes MindIR "
+                             "only. Give the MINDIR of export.py (see ascend310_infer/README.md)");
   }
   return options;
 }
@@ -178,8 +184,7 @@ int main(int argc, char **argv) {
     if (clips.empty()) throw std::runtime_error("no .bin clip files in " + options.input_dir);
     tsm::MakeDirs(options.output_dir);
     mindspore::Model model;
-    const auto type = options.model_type == "om" ? mindspore::ModelType::kOM : mindspore::ModelType::kMindIR;
-    Check(model.Build(options.model_path, type, CreateContext(options)),
+    Check(model.Build(options.model_path, mindspore::ModelType::kMindIR, CreateContext(options)),
           "building " + options.model_path + " for " + options.device_target);
     const Latency latency = RunClips(&model, options, clips);
     std::ostringstream report;
