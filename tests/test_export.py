@@ -46,6 +46,15 @@ def run_mindir(path, clips):
     return ms.nn.GraphCell(ms.load(path))(ms.Tensor(clips)).asnumpy()
 
 
+def mindir_input_shape(path):
+    from mindspore.train.mind_ir_pb2 import ModelProto
+    model = ModelProto()
+    with open(path, 'rb') as f:
+        model.ParseFromString(f.read())
+    (graph_input,) = model.graph.input
+    return tuple(graph_input.tensor[0].dims)
+
+
 @pytest.mark.parametrize('file_format, run', [('MINDIR', run_mindir), ('ONNX', run_onnx)])
 @pytest.mark.parametrize('input_dtype', ['float32', 'uint8'])
 def test_exported_graph_reproduces_the_network_logits(trained, tmp_path, file_format, run, input_dtype):
@@ -103,3 +112,109 @@ def test_onnx_export_refuses_tin_and_the_fused_stem_pool(tmp_path):
     with pytest.raises(ValueError, match=r'onnx_stem=True'):
         export_network(net, str(tmp_path / 'tsm'), 'ONNX', 1, 4, 32)
     assert not os.listdir(tmp_path)
+
+
+@pytest.fixture
+def export_main(monkeypatch):
+    """export.main in this process, its init_context recorded instead of switching this process's device and mode."""
+    import export
+    calls = []
+    monkeypatch.setattr(export, 'init_context', lambda *args: calls.append(args))
+    monkeypatch.delenv('DEVICE_ID', raising=False)
+    return export.main, calls
+
+
+def test_deployment_batch_is_1_unless_given_on_the_command_line(tmp_path, export_main, monkeypatch):
+    main, calls = export_main
+    net = create_model('tsm', depth=18, num_classes=5, num_segments=2)
+    ckpt = save_params(net, str(tmp_path / 'net.ckpt'))
+    config = tmp_path / 'train.yaml'  # a training config: its batch_size is the training batch
+    config.write_text('arch: tsm\ndepth: 18\nnum_classes: 5\nnum_segments: 2\ncrop_size: 32\nbatch_size: 8\n'
+                      'device_target: CPU\n')
+    base = ['--config_path', str(config), '--ckpt', ckpt, '--output_dir', str(tmp_path)]
+    monkeypatch.setenv('DEVICE_ID', '3')
+    path = main(base + ['--file_name', 'deploy'])
+    assert calls == [('CPU', 'graph', 3)]  # DEVICE_ID reaches the device selection
+    assert path == str(tmp_path / 'deploy.mindir') and mindir_input_shape(path) == (1, 6, 32, 32)
+    assert run_mindir(path, np.zeros((1, 6, 32, 32), np.float32)).shape == (1, 5)
+    monkeypatch.delenv('DEVICE_ID')
+    path = main(base + ['--file_name', 'batch4', '--batch_size', '4'])
+    assert calls[-1] == ('CPU', 'graph', None)
+    assert mindir_input_shape(path) == (4, 6, 32, 32)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--batch_size', '0'], 'batch_size must be a positive integer, got 0'),
+    (['--num_segments', '0'], 'num_segments must be a positive integer, got 0'),
+    (['--crop_size', '-224'], 'crop_size must be a positive integer, got -224')])
+def test_non_positive_sizes_are_refused_before_anything_is_written(tmp_path, export_main, args, message):
+    main, calls = export_main
+    with pytest.raises(SystemExit, match=f'export.py: {message}'):
+        main(['--ckpt', 'unused.ckpt', '--output_dir', str(tmp_path / 'out'), *args])
+    assert calls == [] and not os.path.exists(tmp_path / 'out')
+    net = create_model('tsm', depth=18, num_classes=5, num_segments=2)
+    with pytest.raises(ValueError, match=message.split(',')[0]):  # the library function refuses them too
+        export_network(net, str(tmp_path / 'x'), 'MINDIR', *{'batch_size': (0, 2, 32), 'num_segments': (1, 0, 32),
+                                                             'crop_size': (1, 2, -224)}[args[0][2:]])
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_bad_device_id_is_refused(tmp_path, export_main, monkeypatch):
+    main, calls = export_main
+    monkeypatch.setenv('DEVICE_ID', 'npu1')
+    with pytest.raises(SystemExit, match="DEVICE_ID must be a non-negative integer, got 'npu1'"):
+        main(['--ckpt', 'unused.ckpt', '--output_dir', str(tmp_path)])
+    assert calls == []
+
+
+def test_export_replaces_an_existing_file_only_when_complete(tmp_path, monkeypatch):
+    import export
+    net = create_model('tsm', depth=18, num_classes=5, num_segments=2)
+    final = tmp_path / 'tsm.mindir'
+    final.write_bytes(b'the good model')
+    final.chmod(0o400)  # read-only, as MindSpore leaves its exports
+    real_export = ms.export
+
+    def disk_full(net, *inputs, file_name, file_format):  # writes part of the file, then fails like a full disk
+        with open(file_name + '.mindir', 'wb') as f:
+            f.write(b'trunc')
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(export.ms, 'export', disk_full)
+    with pytest.raises(OSError, match='No space left on device'):
+        export_network(net, str(tmp_path / 'tsm'), 'MINDIR', 1, 2, 32)
+    assert final.read_bytes() == b'the good model' and os.listdir(tmp_path) == ['tsm.mindir']
+    monkeypatch.setattr(export.ms, 'export', real_export)
+    assert export_network(net, str(tmp_path / 'tsm'), 'MINDIR', 1, 2, 32) == str(final)
+    assert os.listdir(tmp_path) == ['tsm.mindir']  # no temporary file left
+    assert run_mindir(str(final), np.zeros((1, 6, 32, 32), np.float32)).shape == (1, 5)
+
+
+def run_export_script(*args, **env):
+    return subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'run_export.sh'), *map(str, args)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+
+
+def test_run_export_sh_checks_its_arguments(tmp_path):
+    ckpt = tmp_path / 'net.ckpt'
+    ckpt.write_bytes(b'')
+    for args, message in [((), 'Usage: bash scripts/run_export.sh CKPT_PATH FILE_FORMAT OUTPUT_DIR DEVICE_TARGET'),
+                          ((tmp_path / 'none.ckpt', 'MINDIR', tmp_path, 'CPU'), 'checkpoint not found'),
+                          ((ckpt, 'OM', tmp_path, 'CPU'), "FILE_FORMAT must be MINDIR, ONNX or AIR, got 'OM'"),
+                          ((ckpt, 'MINDIR', tmp_path, 'NPU'), "DEVICE_TARGET must be Ascend, GPU or CPU, got 'NPU'"),
+                          ((ckpt, 'MINDIR', tmp_path, 'CPU', 'x1'), "DEVICE_ID must be a non-negative integer"),
+                          ((ckpt, 'AIR', tmp_path, 'CPU'), 'AIR export needs DEVICE_TARGET Ascend')]:
+        result = run_export_script(*args, PYTHON='/nonexistent/python')  # never reached: the checks come first
+        assert result.returncode == 1 and message in result.stdout, (args, result.stdout)
+
+
+def test_run_export_sh_exports_batch_1_with_the_device_id(tmp_path):
+    net = create_model('tsm', depth=18, num_classes=5, num_segments=2)
+    ckpt = save_params(net, str(tmp_path / 'net.ckpt'))
+    config = tmp_path / 'config.yaml'
+    config.write_text('depth: 18\nnum_classes: 5\nnum_segments: 2\ncrop_size: 32\nbatch_size: 8\n')
+    result = run_export_script(ckpt, 'MINDIR', tmp_path / 'out', 'CPU', 2, '--config_path', config,
+                               '--input_dtype', 'uint8', PYTHON=sys.executable)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert 'input (1, 6, 32, 32) uint8, DEVICE_ID 2' in result.stdout
+    assert mindir_input_shape(str(tmp_path / 'out' / 'tsm.mindir')) == (1, 6, 32, 32)
