@@ -1,5 +1,8 @@
 """Process-wide defaults that must be in place before MindSpore runs its first kernel."""
+import logging
 import os
+
+logger = logging.getLogger(__name__)
 
 # MindSpore 2.10's bundled oneDNN picks AVX-512 kernels on AMD EPYC CPUs that run 3x3/7x7 convolutions ~100x
 # slower than the AVX2 ones (TSM-R50, 8 frames at 224: ~40 s instead of ~0.4 s a forward). Capping the ISA at
@@ -9,12 +12,15 @@ CPU_DEFAULTS = {"ONEDNN_MAX_CPU_ISA": "AVX2", "GLOG_v": "3"}
 
 
 def apply_env_defaults(environ=os.environ):
-    """Set each default that the user has not set explicitly; return the names that were set."""
+    """Set each default that the user has not set explicitly; return the names that were set (logged at INFO)."""
     applied = []
     for key, value in CPU_DEFAULTS.items():
         if key not in environ:
             environ[key] = value
             applied.append(key)
+    if applied:
+        logger.info('CPU runtime defaults set: %s (an explicit setting always wins)',
+                    ', '.join(f'{key}={environ[key]}' for key in applied))
     return applied
 
 

@@ -23,3 +23,17 @@ def test_importing_src_applies_them_in_a_fresh_process():
     env['ONEDNN_MAX_CPU_ISA'] = 'AVX512_CORE'
     out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ['AVX512_CORE', '3']
+
+
+def test_importing_src_after_mindspore_leaves_the_environment_alone():
+    """A library import (MindSpore Hub's loader, a user's program) does not change the caller's settings."""
+    code = 'import os, mindspore, src; print(os.environ.get("ONEDNN_MAX_CPU_ISA"), os.environ.get("GLOG_v"))'
+    env = {k: v for k, v in os.environ.items() if k not in CPU_DEFAULTS}
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ['None', 'None'], out.stderr[-2000:]
+
+
+def test_applied_defaults_are_logged(caplog):
+    with caplog.at_level('INFO', logger='src.runtime'):
+        apply_env_defaults({'GLOG_v': '1'})
+    assert 'CPU runtime defaults set: ONEDNN_MAX_CPU_ISA=AVX2 (an explicit setting always wins)' in caplog.text
