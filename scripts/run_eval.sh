@@ -44,6 +44,9 @@ if [ "$DEVICE_NUM" -gt 1 ]; then
         --log_dir="$OUTPUT_DIR/log" --join=True "$ROOT/eval.py" "${ARGS[@]}"
 else
   export DEVICE_ID=${DEVICE_ID:-0}
+  # One process: an inherited distributed launch (RANK_SIZE=8, a rank table, msrun's variables) must not apply.
+  unset RANK_TABLE_FILE MS_WORKER_NUM MS_ROLE MS_SCHED_HOST MS_SCHED_PORT OMPI_COMM_WORLD_SIZE
+  export RANK_SIZE=1 RANK_ID=0
   "$PYTHON" "$ROOT/eval.py" "${ARGS[@]}" 2>&1 | tee "$OUTPUT_DIR/eval.log"
   exit "${PIPESTATUS[0]}"
 fi

@@ -32,6 +32,9 @@ PYTHON=${PYTHON:-python3}
 mkdir -p "$OUTPUT_DIR"
 
 export DEVICE_ID
+# One process: an inherited distributed launch (RANK_SIZE=8, a rank table, msrun's variables) must not apply.
+unset RANK_TABLE_FILE MS_WORKER_NUM MS_ROLE MS_SCHED_HOST MS_SCHED_PORT OMPI_COMM_WORLD_SIZE
+export RANK_SIZE=1 RANK_ID=0
 echo "training on $DEVICE_TARGET:$DEVICE_ID, log: $OUTPUT_DIR/train.log"
 "$PYTHON" "$ROOT/train.py" --config_path "$CONFIG_PATH" --device_target "$DEVICE_TARGET" \
     --output_dir "$OUTPUT_DIR" "$@" 2>&1 | tee "$OUTPUT_DIR/train.log"
