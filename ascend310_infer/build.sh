@@ -71,7 +71,7 @@ HINT
   exit 1
 fi
 command -v cmake >/dev/null || { echo "cmake not found (apt-get install cmake, or pip install cmake)" >&2; exit 1; }
-command -v "${CXX:-g++}" >/dev/null || { echo "C++ compiler '${CXX:-g++}' not found (needs C++14, e.g. g++)" >&2; exit 1; }
+command -v "${CXX:-g++}" >/dev/null || { echo "C++ compiler '${CXX:-g++}' not found (needs C++14: g++)" >&2; exit 1; }
 
 echo "MindSpore C++ API: $ROOT/include/api, runtime $LIBRARY; C++$CXX_STANDARD, strict $STRICT"
 ABI=$([ "${USE_CXX11_ABI:-0}" = 1 ] && echo ON || echo OFF)

@@ -28,8 +28,14 @@ shift 4
 DEVICE_ID=${DEVICE_ID:-0}
 if [ $# -gt 0 ] && [[ "$1" != --* ]]; then DEVICE_ID=$1; shift; fi
 [ -f "$CKPT_PATH" ] || { echo "checkpoint not found: $CKPT_PATH"; exit 1; }
-case "$FILE_FORMAT" in MINDIR|ONNX|AIR) ;; *) echo "FILE_FORMAT must be MINDIR, ONNX or AIR, got '$FILE_FORMAT'"; exit 1;; esac
-case "$DEVICE_TARGET" in Ascend|GPU|CPU) ;; *) echo "DEVICE_TARGET must be Ascend, GPU or CPU, got '$DEVICE_TARGET'"; exit 1;; esac
+case "$FILE_FORMAT" in
+  MINDIR|ONNX|AIR) ;;
+  *) echo "FILE_FORMAT must be MINDIR, ONNX or AIR, got '$FILE_FORMAT'"; exit 1;;
+esac
+case "$DEVICE_TARGET" in
+  Ascend|GPU|CPU) ;;
+  *) echo "DEVICE_TARGET must be Ascend, GPU or CPU, got '$DEVICE_TARGET'"; exit 1;;
+esac
 [[ "$DEVICE_ID" =~ ^[0-9]+$ ]] || { echo "DEVICE_ID must be a non-negative integer, got '$DEVICE_ID'"; exit 1; }
 if [ "$FILE_FORMAT" = AIR ] && [ "$DEVICE_TARGET" != Ascend ]; then
   echo "AIR export needs DEVICE_TARGET Ascend (AIR is deprecated in MindSpore 2.x; MINDIR is what MindSpore Lite runs)"
@@ -37,7 +43,8 @@ if [ "$FILE_FORMAT" = AIR ] && [ "$DEVICE_TARGET" != Ascend ]; then
 fi
 PYTHON=$(command -v "${PYTHON:-python3}") || { echo "python interpreter not found: ${PYTHON:-python3}"; exit 1; }
 mkdir -p "$OUTPUT_DIR"
-echo "exporting $CKPT_PATH as $FILE_FORMAT on $DEVICE_TARGET (DEVICE_ID $DEVICE_ID) to $OUTPUT_DIR (log: $OUTPUT_DIR/export.log)"
+echo "exporting $CKPT_PATH as $FILE_FORMAT on $DEVICE_TARGET (DEVICE_ID $DEVICE_ID) to $OUTPUT_DIR" \
+     "(log: $OUTPUT_DIR/export.log)"
 status=0
 DEVICE_ID=$DEVICE_ID "$PYTHON" "$ROOT/export.py" --ckpt "$CKPT_PATH" --file_format "$FILE_FORMAT" \
     --output_dir "$OUTPUT_DIR" --device_target "$DEVICE_TARGET" "$@" > "$OUTPUT_DIR/export.log" 2>&1 || status=$?

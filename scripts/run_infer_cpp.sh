@@ -1,5 +1,6 @@
 #!/bin/bash
-# Offline inference with the C++ application: [convert] -> compile -> preprocess -> infer -> accuracy, each step checked.
+# Offline inference with the C++ application: [convert] -> compile -> preprocess -> infer -> accuracy, each step
+# checked.
 set -euo pipefail
 
 usage() {
@@ -43,7 +44,10 @@ DEVICE_TYPE=$4
 shift 4
 DEVICE_ID=${DEVICE_ID:-0}
 if [ $# -gt 0 ] && [[ "$1" != --* ]]; then DEVICE_ID=$1; shift; fi
-case "$DEVICE_TYPE" in Ascend|CPU) ;; *) echo "DEVICE_TYPE must be Ascend or CPU, got '$DEVICE_TYPE'"; usage; exit 1;; esac
+case "$DEVICE_TYPE" in
+  Ascend|CPU) ;;
+  *) echo "DEVICE_TYPE must be Ascend or CPU, got '$DEVICE_TYPE'"; usage; exit 1;;
+esac
 [[ "$DEVICE_ID" =~ ^[0-9]+$ ]] || { echo "DEVICE_ID must be a non-negative integer, got '$DEVICE_ID'"; exit 1; }
 [ -f "$CONFIG_PATH" ] || { echo "config file not found: $CONFIG_PATH"; exit 1; }
 [ -f "$MODEL_PATH" ] || { echo "model file not found: $MODEL_PATH"; exit 1; }
@@ -99,7 +103,8 @@ INFER_MODEL=$MODEL_PATH
 if [[ "$MODEL_PATH" == *.onnx ]]; then  # CPU: ONNX -> a MindIR of the Lite version at hand
   [ -x "$LITE_PYTHON" ] || { echo "converting ONNX needs MindSpore Lite's Python: $LITE_PYTHON not found" \
                                   "(run scripts/setup_lite_cpu.sh, or set LITE_PYTHON)"; exit 1; }
-  step convert "$LITE_PYTHON" "$ROOT/ascend310_infer/tools/convert_onnx_to_lite.py" "$MODEL_PATH" "$OUTPUT_DIR/model_lite"
+  step convert "$LITE_PYTHON" "$ROOT/ascend310_infer/tools/convert_onnx_to_lite.py" "$MODEL_PATH" \
+      "$OUTPUT_DIR/model_lite"
   INFER_MODEL=$OUTPUT_DIR/model_lite.mindir
 fi
 step compile env "${BUILD_ENV[@]}" bash "$ROOT/ascend310_infer/build.sh" "$OUTPUT_DIR/build"

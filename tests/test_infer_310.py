@@ -238,8 +238,9 @@ def test_lite_library_dirs_of_a_package_layout(tmp_path):
     (home / 'runtime/third_party/dnnl/libdnnl.so.2').write_bytes(b'')
     result = lite_env('lite_library_dirs "$HOME_DIR"', HOME_DIR=str(home))
     runtime = home / 'runtime'
-    assert result.stdout.splitlines() == [f'{runtime}/lib', f'{runtime}/third_party/dnnl', f'{runtime}/third_party/glog',
-                                          f'{runtime}/third_party/libjpeg-turbo/lib', f'{home}/tools/converter/lib']
+    assert result.stdout.splitlines() == [f'{runtime}/lib', f'{runtime}/third_party/dnnl',
+                                          f'{runtime}/third_party/glog', f'{runtime}/third_party/libjpeg-turbo/lib',
+                                          f'{home}/tools/converter/lib']
     result = lite_env('prepend_library_path "a b" /c; echo "$LD_LIBRARY_PATH"', LD_LIBRARY_PATH='/old')
     assert result.stdout.strip() == 'a b:/c:/old'
     result = lite_env('prepend_library_path /x; echo "$LD_LIBRARY_PATH"', LD_LIBRARY_PATH='')
@@ -265,7 +266,8 @@ def test_run_infer_cpp_refuses_what_cannot_work(tmp_path):
         model, config, 'out', 'Ascend')
     assert 'OM models are not supported' in refused(om, config, 'out', 'Ascend', LITE_HOME=str(tmp_path))
     assert 'differ; set one of them' in refused(model, config, 'out', 'Ascend', LITE_HOME='/a', MS_LITE_HOME='/b')
-    assert 'is not an unpacked MindSpore Lite package' in refused(model, config, 'out', 'Ascend', LITE_HOME=str(tmp_path))
+    assert 'is not an unpacked MindSpore Lite package' in refused(model, config, 'out', 'Ascend',
+                                                                   LITE_HOME=str(tmp_path))
     assert "DEVICE_TYPE must be Ascend or CPU, got 'GPU'" in refused(model, config, 'out', 'GPU')
     assert "DEVICE_ID must be a non-negative integer, got 'x'" in refused(model, config, 'out', 'Ascend', 'x')
     assert 'Usage: bash scripts/run_infer_310.sh DEVICE_TYPE CONFIG_PATH MODEL_PATH OUTPUT_DIR' in subprocess.run(
