@@ -88,7 +88,8 @@ def train_and_eval(arch, args, data_root, paths, epochs, name=None, overrides=()
               '--val_list', paths['val'], '--seed', str(args.seed), *overrides]
     extra = ['--epochs', str(epochs)] if epochs else []
     train_time = run([args.python, os.path.join(ROOT, 'train.py'), *common, '--train_list', paths['train'],
-                      '--output_dir', out, *extra], os.path.join(out, 'train.log'))
+                      '--output_dir', out, '--overwrite', 'True', *extra],  # a rerun moves the last one aside
+                     os.path.join(out, 'train.log'))
     ckpts = sorted((int(n.split('-e')[1][:-5]), n) for n in os.listdir(os.path.join(out, 'checkpoints'))
                    if n.startswith(f'{arch}-e') and n.endswith('.ckpt'))
     ckpt = os.path.join(out, 'checkpoints', ckpts[-1][1])  # the last epoch: no model selection on held-out data

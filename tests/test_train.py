@@ -78,6 +78,12 @@ def test_train_refuses_missing_data_and_resume_without_checkpoint(tmp_path, tiny
     result = subprocess.run(train_command(tmp_path, tiny_demo, '--resume', 'last', '--epochs', '1'),
                             capture_output=True, text=True)
     assert result.returncode != 0 and '--resume last: no checkpoint in' in result.stderr
+    (tmp_path / 'checkpoints').mkdir(exist_ok=True)
+    (tmp_path / 'checkpoints' / 'tsm-e3.ckpt').write_bytes(b'an earlier run')
+    result = subprocess.run(train_command(tmp_path, tiny_demo, '--epochs', '1'), capture_output=True, text=True)
+    assert result.returncode != 0 and f'output_dir {tmp_path} already holds a run (checkpoints/tsm-e3.ckpt)' in \
+        result.stderr
+    assert (tmp_path / 'checkpoints' / 'tsm-e3.ckpt').read_bytes() == b'an earlier run'
 
 
 def test_demo_configs_differ_only_in_arch_output_dir_and_tin_shift_div():
