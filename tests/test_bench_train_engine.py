@@ -1,0 +1,22 @@
+"""benchmarks/bench_train_engine.py on a tiny network: the three drivers are timed and tabled."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.slow
+def test_bench_train_engine_tables_three_drivers(tmp_path):
+    out = tmp_path / 'engine.md'
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'bench_train_engine.py'), '--image_size',
+                             '32', '--num_segments', '4', '--steps', '2', '--epochs', '2', '--rounds', '1',
+                             '--out', str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = re.findall(r'^\| ([^|]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$', out.read_text(), re.M)
+    assert [r[0] for r in rows] == ['python loop, loss read every step', 'Model.train, no sinking',
+                                    'Model.train, dataset sinking']
+    assert all(float(r[1]) > 0 for r in rows) and rows[0][3] == '1.000'
