@@ -19,7 +19,8 @@ def device_id_from_env(environ=os.environ):
 
 
 def enter_rank_workdir(environ=os.environ):
-    """Under our launchers (TSM_RANK_WORKDIR set), work in `<it>/rank_<RANK_ID>` and dump the environment there.
+    """Under our launchers (TSM_RANK_WORKDIR set), work in `<it>/rank_<RANK_ID>` (msrun's scheduler process:
+    `<it>/scheduler`) and dump the environment there.
 
     Each rank then keeps its compiler caches (kernel_meta, rank_*/) and dumps apart from the others. Returns the
     directory, or None when not launched that way. Call after making the config's paths absolute.
@@ -27,7 +28,8 @@ def enter_rank_workdir(environ=os.environ):
     root = environ.get('TSM_RANK_WORKDIR')
     if not root:
         return None
-    directory = os.path.join(root, f"rank_{environ.get('RANK_ID', '0')}")
+    scheduler = environ.get('MS_ROLE') == 'MS_SCHED'  # msrun's scheduler runs the entry script too
+    directory = os.path.join(root, 'scheduler' if scheduler else f"rank_{environ.get('RANK_ID', '0')}")
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, 'env.log'), 'w') as f:
         f.writelines(f'{key}={value}\n' for key, value in sorted(environ.items()))
