@@ -4,9 +4,11 @@ import os
 
 logger = logging.getLogger(__name__)
 
-# MindSpore 2.10's bundled oneDNN picks AVX-512 kernels on AMD EPYC CPUs that run 3x3/7x7 convolutions ~100x
-# slower than the AVX2 ones (TSM-R50, 8 frames at 224: ~40 s instead of ~0.4 s a forward). Capping the ISA at
-# AVX2 is safe everywhere: it is a ceiling, older CPUs use what they have, and Ascend/GPU never read it.
+# MindSpore 2.10 hands its bundled oneDNN plain NCHW tensors; with AVX-512 allowed, oneDNN 3.10 runs them through
+# its reference kernel (`jit_uni_ncsp:conv+ref:any`), ~80x slower than the AVX2 `gemm:jit` one (TSM-R50, 8 frames
+# at 224: ~40 s instead of ~0.4 s a forward). benchmarks/onednn_avx512_repro.py reproduces it with one Conv2d and
+# writes the report for MindSpore's tracker. Capping the ISA at AVX2 is safe everywhere: it is a ceiling, older
+# CPUs use what they have, and Ascend/GPU never read it.
 # GLOG_v=3 keeps MindSpore's C++ logging to errors (its default, 2, floods the console with warnings).
 CPU_DEFAULTS = {"ONEDNN_MAX_CPU_ISA": "AVX2", "GLOG_v": "3"}
 
