@@ -26,6 +26,7 @@ import mindspore as ms
 from src.checkpoint import load_checkpoint
 from src.config import get_config, model_kwargs, parse_cli
 from src.models import create_model
+from src.models.fold_bn import fold_batchnorm
 from src.models.resnet import ZeroPadMaxPool
 from src.models.tin import TemporalInterlace
 from src.runtime import init_context
@@ -121,6 +122,7 @@ def main(argv=None):
     init_context(config.device_target, config.mode, device_id)
     net = create_model(config.arch, **model_kwargs(config), onnx_stem=config.file_format == 'ONNX')
     load_checkpoint(net, config.ckpt)
+    logging.info('folded %d BatchNorm layers into their convolutions', fold_batchnorm(net))
     os.makedirs(config.output_dir, exist_ok=True)
     path = export_network(net, os.path.join(config.output_dir, config.file_name), config.file_format,
                           batch_size, config.num_segments, config.crop_size, config.input_dtype)

@@ -1,0 +1,39 @@
+"""BatchNorm folded into the convolutions: the same outputs (float32 rounding), no BatchNorm left, unique names."""
+import numpy as np
+import pytest
+import mindspore as ms
+from mindspore import nn
+
+from src.models import create_model
+from src.models.fold_bn import fold_batchnorm
+
+
+def _twin_nets(arch, depth, seed):
+    """Two networks with the same random weights and BN statistics (as after loading a trained checkpoint)."""
+    kwargs = {'shift_div': 4} if arch == 'tin' else {}
+    nets = [create_model(arch, depth=depth, num_classes=5, num_segments=4, **kwargs) for _ in range(2)]
+    rng = np.random.default_rng(seed)
+    for p in nets[0].get_parameters():
+        value = p.asnumpy()
+        if p.name.endswith(('moving_mean', 'beta')):
+            value = rng.normal(0, 0.1, p.shape)
+        elif p.name.endswith(('moving_variance', 'gamma')):
+            value = rng.uniform(0.5, 1.5, p.shape)
+        for net in nets:
+            net.parameters_dict()[p.name].set_data(ms.Tensor(np.asarray(value, np.float32)))
+    for net in nets:
+        net.set_train(False)
+    return nets
+
+
+@pytest.mark.parametrize('arch,depth,pairs', [('tsn', 18, 20), ('tsm', 18, 20), ('tin', 18, 20), ('tsm', 50, 53)])
+def test_folded_network_gives_the_same_logits(arch, depth, pairs):
+    plain, folded = _twin_nets(arch, depth, seed=depth)
+    assert fold_batchnorm(folded) == pairs  # stem + one per conv of every block + each downsample
+    assert not [c for _, c in folded.cells_and_names() if isinstance(c, nn.BatchNorm2d)]
+    names = [p.name for p in folded.get_parameters()]
+    assert len(names) == len(set(names)) and 'base_model.layer1.0.conv1.net.bias' in names
+    x = ms.Tensor(np.random.default_rng(1).integers(0, 256, (2, 12, 48, 48)).astype(np.uint8))
+    ref, out = plain(x).asnumpy(), folded(x).asnumpy()
+    assert np.abs(ref).max() > 0.01 and np.ptp(ref) > 0.01  # informative logits, not a constant
+    np.testing.assert_allclose(out, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
