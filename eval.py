@@ -16,8 +16,10 @@ import mindspore as ms
 
 from src.checkpoint import load_checkpoint
 from src.config import dataset_kwargs, get_config, model_kwargs
-from src.data import create_dataset, read_class_names, read_list_file
+from src.data import create_dataset, read_class_names
+from src.errors import run_entry
 from src.evaluate import MultiViewClassifier, evaluate
+from src.files import write_text_atomically
 from src.metrics import top_predictions
 from src.models import create_model
 from src.runtime import init_context
@@ -44,9 +46,7 @@ def write_results(path, config, metrics, records, scores, class_names):
     result = {'checkpoint': config.ckpt, 'arch': config.arch, 'protocol': protocol_name(config), **metrics,
               'videos': videos}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + '.tmp', 'w') as f:
-        json.dump(result, f, indent=1)
-    os.replace(path + '.tmp', path)
+    write_text_atomically(path, json.dumps(result, indent=1))
 
 
 def main():
@@ -57,10 +57,10 @@ def main():
     rank, group_size = init_parallel()
     setup_logging(rank, group_size)
     class_names = read_class_names(config.class_names, config.num_classes) if config.class_names else None
-    records = read_list_file(config.val_list, config.num_classes, config.skip_bad_samples)
     dataset = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
                              num_clips=config.num_clips, num_crops=config.num_crops, num_shards=group_size,
                              shard_id=rank, **dataset_kwargs(config))
+    records = dataset.records
     net = create_model(config.arch, **model_kwargs(config))
     load_checkpoint(net, config.ckpt)
     amp_level = resolve_amp_level(config.amp_level, config.device_target)
@@ -79,4 +79,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_entry(main)

@@ -18,6 +18,7 @@ from src.config import get_config, model_kwargs
 from src.data import (EvalTransform, VideoRecord, count_frame_files, count_video_frames, create_reader,
                       read_class_names, sample_clip_indices)
 from src.data.transforms import normalize
+from src.errors import run_entry
 from src.models import create_model
 from src.runtime import init_context
 
@@ -61,4 +62,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    run_entry(main, sys.argv[1:])

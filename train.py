@@ -19,7 +19,8 @@ from mindspore.train import Model
 
 from src.checkpoint import load_checkpoint
 from src.config import dataset_kwargs, get_config, model_kwargs, save_config, with_absolute_paths
-from src.data import create_dataset, read_list_file
+from src.data import create_dataset
+from src.errors import run_entry
 from src.evaluate import MultiViewClassifier, evaluate
 from src.models import create_model
 from src.runtime import init_context
@@ -37,10 +38,10 @@ def create_validation(config, net, rank, group_size):
     """A function returning whole-set validation metrics (all ranks take part), or None without val_list."""
     if not config.val_list or config.eval_every <= 0:
         return None
-    num_videos = len(read_list_file(config.val_list, config.num_classes, config.skip_bad_samples))
     val_set = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
                              num_clips=config.num_clips, num_crops=config.num_crops,
                              num_shards=group_size, shard_id=rank, **dataset_kwargs(config))
+    num_videos = len(val_set.records)
     classifier = MultiViewClassifier(net)
     reduce = all_reduce_sum if group_size > 1 else None
     return lambda: evaluate(classifier, val_set, num_videos, config.num_classes, reduce,
@@ -133,4 +134,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_entry(main)

@@ -14,6 +14,7 @@ import tempfile
 
 import numpy as np
 
+from src.errors import InputError
 from src.torch_pickle import PICKLE_PROTO, ZIP_MAGIC, PthReadError, load_pth
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ LAYOUTS = ("mindspore", "torch_tsm", "torchvision")
 MAX_LISTED = 20
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError, ValueError):
     """A checkpoint that cannot be read or does not fit the network."""
 
 

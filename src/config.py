@@ -1,23 +1,82 @@
-"""Typed configuration: every key declared once (type, default, help); yaml files and `--key value` overrides.
+"""Typed configuration: every key declared once (type, default, range, help); yaml files and `--key value` overrides.
 
-Precedence: the defaults below (the SSv2 TSM-R50 8-frame recipe, mirrored by default_config.yaml) < the file given
-with `--config_path` (a variant holding only what differs) < `--key value` on the command line. Unknown keys and
-values of the wrong type are rejected with the closest valid key. Only entry scripts read a Config; library code
-takes explicit arguments.
+Precedence: the defaults below (the SSv2 TSM-R50 8-frame recipe, mirrored by default_config.yaml) < the files given
+with `--config_path` (variants holding only what differs; several are composed in the order given, a later file
+winning) < `--key value` on the command line (the last one wins when a key is given twice). Unknown keys, values of
+the wrong type and values out of the key's range are rejected when the config is read, with the source (file or
+command line) and the closest valid key; float keys take yaml-style numbers such as `1e-2`. Only entry scripts read a
+Config; library code takes explicit arguments.
 """
 import dataclasses
 import difflib
+import math
 import os
+import re
 import sys
 import typing
 from dataclasses import dataclass, field
 
 import yaml
 
+from src.errors import InputError
+from src.files import write_text_atomically
 
-def _key(default, help, choices=None):  # noqa: A002  (the word users read)
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed numbers (for a list key: allowed items): `low <= x <= high`, either end open or absent."""
+    low: float = None
+    high: float = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return False
+        above = self.low is None or (x > self.low if self.low_open else x >= self.low)
+        below = self.high is None or (x < self.high if self.high_open else x <= self.high)
+        return above and below
+
+    def __str__(self):
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low}"
+        return f"{'<' if self.high_open else '<='} {self.high}"
+
+
+POSITIVE_INT = Range(1)
+NON_NEGATIVE = Range(0)
+POSITIVE = Range(0, low_open=True)
+
+
+def _nonempty(value):
+    return None if value else 'must not be empty'
+
+
+def _frame_template(value):
+    """A file name with one integer field: {:06d}.jpg, img_{:05d}.jpg."""
+    try:
+        one, two = value.format(1), value.format(2)
+    except (ValueError, IndexError, KeyError, AttributeError):
+        return "must be a file name with one integer field such as '{:06d}.jpg'"
+    if one == two or os.sep in one:
+        return "must be a file name with one integer field such as '{:06d}.jpg'"
+    return None
+
+
+def _ascending(values):
+    return None if all(a < b for a, b in zip(values, values[1:])) else 'must be in ascending order'
+
+
+def _pairs(values):
+    return None if len(values) % 2 == 0 else 'needs an even number of labels (consecutive pairs)'
+
+
+def _key(default, help, choices=None, *, range=None, check=None):  # noqa: A002  (the words users read)
+    """A config key: its default, help, and what is valid (`choices`, a numeric `range`, a `check` of the value)."""
     kwargs = {'default_factory': lambda: list(default)} if isinstance(default, list) else {'default': default}
-    return field(metadata={'help': help, 'choices': choices}, **kwargs)
+    return field(metadata={'help': help, 'choices': choices, 'range': range, 'check': check}, **kwargs)
 
 
 @dataclass
@@ -26,74 +85,83 @@ class Config:
     # platform
     device_target: str = _key('Ascend', 'where to run', ('Ascend', 'GPU', 'CPU'))
     mode: str = _key('graph', 'MindSpore execution mode', ('graph', 'pynative'))
-    seed: int = _key(0, 'random seed for weights, sampling and augmentation')
-    output_dir: str = _key('outputs', 'checkpoints, logs and the effective config.yaml go here')
+    seed: int = _key(0, 'random seed for weights, sampling and augmentation', range=Range(0, 2 ** 32 - 1))
+    output_dir: str = _key('outputs', 'checkpoints, logs and the effective config.yaml go here', check=_nonempty)
     # model
     arch: str = _key('tsm', 'temporal modelling: tsn (none), tsm (bi-directional shift), tsm_online (past only), '
                      'tin (learned interlace, use shift_div 4)', ('tsn', 'tsm', 'tsm_online', 'tin'))
     depth: int = _key(50, 'ResNet depth', (18, 34, 50, 101))
-    num_classes: int = _key(174, 'number of classes of the classifier')
-    num_segments: int = _key(8, 'frames per clip (T)')
-    shift_div: int = _key(8, 'shift 1/shift_div of the channels each way')
+    num_classes: int = _key(174, 'number of classes of the classifier', range=POSITIVE_INT)
+    num_segments: int = _key(8, 'frames per clip (T)', range=POSITIVE_INT)
+    shift_div: int = _key(8, 'shift 1/shift_div of the channels each way', range=Range(2, 64))
     shift_place: str = _key('blockres', 'blockres: shift the residual branch; block: the whole block input',
                             ('blockres', 'block'))
-    dropout: float = _key(0.5, 'drop probability before the classifier')
+    dropout: float = _key(0.5, 'drop probability before the classifier', range=Range(0, 1, high_open=True))
     # data (DESIGN section 5): list lines `<path> <num_frames> <label>`, paths relative to data_root
     data_root: str = _key('', 'folder holding the frame folders or videos named in the list files')
     train_list: str = _key('', 'training list file')
     val_list: str = _key('', 'validation list file')
-    crop_size: int = _key(224, 'network input height and width (train crops are resized to it)')
+    crop_size: int = _key(224, 'network input height and width (train crops are resized to it; at most scale_size)',
+                          range=POSITIVE_INT)
     class_names: str = _key('', 'optional class file, one name per line in label order (for readable output)')
     source: str = _key('frames', 'frames: JPEG folders; video: files decoded by OpenCV', ('frames', 'video'))
-    frame_template: str = _key('{:06d}.jpg', 'frame file names, 1-based (SSv1 {:05d}.jpg, MMAction2 img_{:05d}.jpg)')
-    scale_size: int = _key(256, 'short side the frames are resized to before cropping')
+    frame_template: str = _key('{:06d}.jpg', 'frame file names, 1-based (SSv1 {:05d}.jpg, MMAction2 img_{:05d}.jpg)',
+                               check=_frame_template)
+    scale_size: int = _key(256, 'short side the frames are resized to before cropping', range=POSITIVE_INT)
     flip: bool = _key(False, 'random horizontal flip in training (off for Something-Something)')
-    flip_pairs: list[int] = _key([], 'labels swapped by a flip, as consecutive pairs (SSv2: [86,87,93,94,166,167])')
+    flip_pairs: list[int] = _key([], 'labels swapped by a flip, as consecutive pairs (SSv2: [86,87,93,94,166,167])',
+                                 range=NON_NEGATIVE, check=_pairs)
     sampling: str = _key('segment', 'frame sampling: segments (train: random in each; eval: centres, 2 clips adds '
                          'starts) or dense 64-frame windows', ('segment', 'dense'))
-    num_clips: int = _key(1, 'eval clips per video (segment: 1 or 2; dense: 10 in the reference)')
+    num_clips: int = _key(1, 'eval clips per video (segment: 1 or 2; dense: 10 in the reference)', range=POSITIVE_INT)
     num_crops: int = _key(1, 'eval crops per clip: 1 centre or 3 along the long side', (1, 3))
-    num_parallel_workers: int = _key(8, 'data loading workers per device')
+    num_parallel_workers: int = _key(8, 'data loading workers per device', range=POSITIVE_INT)
     worker_processes: bool = _key(False, 'workers as processes (scale past the GIL on many-core hosts) instead of '
                                   'threads (less CPU per clip: OpenCV decodes and resizes without the GIL)')
     skip_bad_samples: bool = _key(False, 'skip unreadable samples (logged and counted) instead of stopping')
+    allow_outside_root: bool = _key(False, 'accept list paths outside data_root (absolute, or .. above it); refused '
+                                    'without it')
     # checkpoints
     pretrained: str = _key('', 'ImageNet initialisation: a torchvision resnet .pth or its converted .ckpt')
     ckpt: str = _key('', 'checkpoint to evaluate or export (Hub .ckpt, converted .pth, or ours)')
     # export
     file_format: str = _key('MINDIR', 'export format (AIR needs an Ascend backend)', ('MINDIR', 'AIR', 'ONNX'))
-    file_name: str = _key('tsm', 'exported file name without extension (relative to output_dir)')
+    file_name: str = _key('tsm', 'exported file name without extension (relative to output_dir)', check=_nonempty)
     input_dtype: str = _key('float32', 'exported graph input: float32 normalised clips (as eval.py feeds) or uint8 '
                             'RGB pixels normalised inside (4x smaller offline inputs)', ('float32', 'uint8'))
     # optimisation (DESIGN section 4: SGD, lr 0.01 at global batch 64, x0.1 at epochs 20 and 40)
-    batch_size: int = _key(8, 'clips per device and step')
-    epochs: int = _key(50, 'training epochs')
-    base_lr: float = _key(0.01, 'learning rate at the reference global batch lr_batch_size (scaled linearly)')
-    lr_batch_size: int = _key(64, 'global batch at which base_lr applies')
+    batch_size: int = _key(8, 'clips per device and step', range=POSITIVE_INT)
+    epochs: int = _key(50, 'training epochs', range=POSITIVE_INT)
+    base_lr: float = _key(0.01, 'learning rate at the reference global batch lr_batch_size (scaled linearly)',
+                          range=POSITIVE)
+    lr_batch_size: int = _key(64, 'global batch at which base_lr applies', range=POSITIVE_INT)
     lr_schedule: str = _key('step', 'learning-rate schedule', ('step', 'cosine'))
-    lr_steps: list[int] = _key([20, 40], 'epochs at which the step schedule multiplies the lr by lr_decay')
-    lr_decay: float = _key(0.1, 'factor of the step schedule')
-    warmup_epochs: int = _key(0, 'linear warm-up epochs')
-    momentum: float = _key(0.9, 'SGD momentum')
-    weight_decay: float = _key(5e-4, 'L2 weight decay on conv/dense weights')
-    clip_grad_norm: float = _key(20.0, 'global gradient-norm clip (0 disables)')
+    lr_steps: list[int] = _key([20, 40], 'epochs at which the step schedule multiplies the lr by lr_decay',
+                               range=POSITIVE_INT, check=_ascending)
+    lr_decay: float = _key(0.1, 'factor of the step schedule', range=Range(0, 1, low_open=True))
+    warmup_epochs: int = _key(0, 'linear warm-up epochs', range=NON_NEGATIVE)
+    momentum: float = _key(0.9, 'SGD momentum', range=Range(0, 1, high_open=True))
+    weight_decay: float = _key(5e-4, 'L2 weight decay on conv/dense weights', range=NON_NEGATIVE)
+    clip_grad_norm: float = _key(20.0, 'global gradient-norm clip (0 disables)', range=NON_NEGATIVE)
     # training
     partial_bn: bool = _key(False, 'freeze every BatchNorm but the first (statistics and affine), as TSN does')
     amp_level: str = _key('auto', 'mixed precision; auto: O0 on CPU (float16 is slower there), O2 on Ascend/GPU',
                           ('auto', 'O0', 'O1', 'O2', 'O3'))
-    loss_scale: float = _key(1024.0, 'loss scale with amp_level O1-O3 (initial value if dynamic)')
+    loss_scale: float = _key(1024.0, 'loss scale with amp_level O1-O3 (initial value if dynamic)', range=Range(1))
     dynamic_loss_scale: bool = _key(True, 'halve the loss scale on overflow (the step is skipped), double it after '
                                     '1000 good steps')
     dataset_sink_mode: bool = _key(True, 'feed a whole epoch to the device per call (Ascend/GPU; MindSpore runs CPU '
                                    'training step by step whatever this says); progress is then logged per epoch')
     max_nonfinite_steps: int = _key(10, 'stop every rank after this many consecutive steps with a non-finite loss or '
-                                    'gradients (each is skipped; a dynamic loss scale halves on each)')
+                                    'gradients (each is skipped; a dynamic loss scale halves on each)',
+                                    range=POSITIVE_INT)
     overwrite: bool = _key(False, 'start afresh in an output_dir that holds an earlier run (moved to '
                            'output_dir/previous/<time>/); without it such a directory is refused unless --resume')
-    eval_every: int = _key(1, 'validate on val_list every k epochs and after the last (0: never)')
-    keep_checkpoints: int = _key(5, 'epoch checkpoints kept (the newest; 0 keeps all); the best is kept apart')
+    eval_every: int = _key(1, 'validate on val_list every k epochs and after the last (0: never)', range=NON_NEGATIVE)
+    keep_checkpoints: int = _key(5, 'epoch checkpoints kept (the newest; 0 keeps all); the best is kept apart',
+                                  range=NON_NEGATIVE)
     resume: str = _key('', 'continue a run from a training checkpoint, or "last" for the newest in output_dir')
-    log_every: int = _key(20, 'steps between progress lines')
+    log_every: int = _key(20, 'steps between progress lines', range=POSITIVE_INT)
     # evaluation
     out: str = _key('', 'eval.py: write the metrics and per-video top-5 predictions to this JSON file')
 
@@ -102,7 +170,7 @@ def config_fields():
     return {f.name: f for f in dataclasses.fields(Config)}
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError, ValueError):
     """A bad key or value; the message names the source (file or command line) and the closest valid key."""
 
 
@@ -111,8 +179,18 @@ def _closest(name):
     return f"; did you mean '{match[0]}'?" if match else ''
 
 
+YAML_FLOAT = re.compile(r'[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?')
+
+
+def _as_float(value):
+    """ints and yaml-style number strings (`1e-2`, which yaml 1.1 reads as a string) as float; others unchanged."""
+    if type(value) is int or (isinstance(value, str) and YAML_FLOAT.fullmatch(value.strip())):
+        return float(value)
+    return value
+
+
 def check_value(name, value, source):
-    """Return `value` as the declared type of `name`, or raise ConfigError naming `source`."""
+    """Return `value` as the declared type of `name`, checked against its choices/range, or raise ConfigError."""
     fields = config_fields()
     if name not in fields:
         raise ConfigError(f"{source}: unknown config key '{name}'{_closest(name)}")
@@ -120,13 +198,20 @@ def check_value(name, value, source):
     if typing.get_origin(f.type) is list:
         return _check_list(name, value, f, source)
     expected = f.type
-    if expected is float and type(value) is int:
-        value = float(value)
+    if expected is float:
+        value = _as_float(value)
     if type(value) is not expected:
         raise ConfigError(f"{source}: '{name}' must be {expected.__name__}, got {type(value).__name__} {value!r}")
-    choices = f.metadata['choices']
+    choices, valid, check = f.metadata['choices'], f.metadata['range'], f.metadata['check']
     if choices and value not in choices:
         raise ConfigError(f"{source}: '{name}' must be one of {list(choices)}, got {value!r}")
+    if valid is not None and value not in valid:
+        raise ConfigError(f"{source}: '{name}' must be {valid}, got {value!r}")
+    if isinstance(value, str) and '\0' in value:
+        raise ConfigError(f"{source}: '{name}' contains a NUL character: {value!r}")
+    problem = check(value) if check else None
+    if problem:
+        raise ConfigError(f"{source}: '{name}' {problem}, got {value!r}")
     return value
 
 
@@ -134,9 +219,15 @@ def _check_list(name, value, f, source):
     item_type = typing.get_args(f.type)[0]
     if not isinstance(value, list):
         raise ConfigError(f"{source}: '{name}' must be a list of {item_type.__name__}, got {value!r}")
-    items = [float(v) if item_type is float and type(v) is int else v for v in value]
+    items = [_as_float(v) for v in value] if item_type is float else value
     if not all(type(v) is item_type for v in items):
         raise ConfigError(f"{source}: '{name}' must be a list of {item_type.__name__}, got {value!r}")
+    valid, check = f.metadata['range'], f.metadata['check']
+    if valid is not None and not all(v in valid for v in items):
+        raise ConfigError(f"{source}: every item of '{name}' must be {valid}, got {value!r}")
+    problem = check(items) if check else None
+    if problem:
+        raise ConfigError(f"{source}: '{name}' {problem}, got {value!r}")
     return items
 
 
@@ -144,16 +235,21 @@ def load_yaml(path):
     """Keys of a yaml file, checked; an empty file is an empty mapping."""
     if not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path}")
-    with open(path) as f:
-        data = yaml.safe_load(f) or {}
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = yaml.safe_load(f) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not a readable yaml file: {' '.join(str(err).split())}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
     return {name: check_value(name, value, path) for name, value in data.items()}
 
 
 def parse_cli(argv):
-    """`--config_path F` and `--key value` pairs (values are yaml scalars or lists: `--lr_steps [20,40]`)."""
-    config_path, overrides, i = None, {}, 0
+    """(`--config_path` files in order, {key: value}) of `--key value` pairs; values are yaml scalars or lists
+    (`--lr_steps [20,40]`) except for text keys, which take the text as it is (`--frame_template {:05d}.jpg`);
+    a key given twice keeps its last value."""
+    config_paths, overrides, i = [], {}, 0
     while i < len(argv):
         arg = argv[i]
         if not arg.startswith('--'):
@@ -164,22 +260,55 @@ def parse_cli(argv):
                 raise ConfigError(f"command line: --{name} needs a value")
             value, i = argv[i + 1], i + 1
         if name == 'config_path':
-            config_path = value
+            if not value:
+                raise ConfigError("command line: --config_path needs a file")
+            config_paths.append(value)
         else:
-            overrides[name] = check_value(name, yaml.safe_load(value) if value != '' else '', f"command line --{name}")
+            source = f"command line --{name}"
+            if name not in config_fields():
+                raise ConfigError(f"{source}: unknown config key '{name}'{_closest(name)}")
+            try:
+                parsed = value if value == '' or config_fields()[name].type is str else yaml.safe_load(value)
+            except yaml.YAMLError as err:
+                raise ConfigError(f"{source}: cannot read {value!r} as a yaml value: {' '.join(str(err).split())}") \
+                    from None
+            overrides[name] = check_value(name, parsed, source)
         i += 1
-    return config_path, overrides
+    return config_paths, overrides
+
+
+def check_config(config, sources=None):
+    """Rules between keys; `sources` names where each key was set (default: 'default'). Raises ConfigError."""
+    sources = sources or {}
+
+    def where(*names):
+        return ', '.join(f"{n} {getattr(config, n)!r} from {sources.get(n, 'the defaults')}" for n in names)
+
+    if config.crop_size > config.scale_size:
+        raise ConfigError(f"crop_size must not exceed scale_size (a crop larger than the resized frame would be "
+                          f"stretched): {where('crop_size', 'scale_size')}")
+    if config.sampling == 'segment' and config.num_clips > 2:
+        raise ConfigError(f"segment sampling takes 1 clip (centres) or 2 (centres + starts): "
+                          f"{where('sampling', 'num_clips')}")
+    if any(label >= config.num_classes for label in config.flip_pairs):
+        raise ConfigError(f"flip_pairs names a label >= num_classes: {where('flip_pairs', 'num_classes')}")
+    return config
 
 
 def get_config(argv=None, config_path=None):
-    """Defaults < `config_path` (or `--config_path` on the command line) < `--key value` overrides."""
-    cli_path, overrides = parse_cli(sys.argv[1:] if argv is None else argv)
-    values = {}
-    path = cli_path or config_path
-    if path:
-        values.update(load_yaml(path))
+    """Defaults < `config_path`, then each `--config_path` file in order (later wins) < `--key value` overrides.
+
+    Every value is checked (type, choices, range) as it is read, and the rules between keys once all are known.
+    """
+    cli_paths, overrides = parse_cli(sys.argv[1:] if argv is None else argv)
+    values, sources = {}, {}
+    for path in ([config_path] if config_path else []) + cli_paths:
+        from_file = load_yaml(path)
+        values.update(from_file)
+        sources.update(dict.fromkeys(from_file, path))
     values.update(overrides)
-    return Config(**values)
+    sources.update({name: f"command line --{name}" for name in overrides})
+    return check_config(Config(**values), sources)
 
 
 PATH_KEYS = ('output_dir', 'data_root', 'train_list', 'val_list', 'class_names', 'pretrained', 'ckpt', 'resume', 'out')
@@ -203,16 +332,13 @@ def dataset_kwargs(config):
     return dict(source=config.source, frame_template=config.frame_template, num_classes=config.num_classes,
                 sampling=config.sampling, crop_size=config.crop_size, scale_size=config.scale_size,
                 num_parallel_workers=config.num_parallel_workers, worker_processes=config.worker_processes,
-                skip_bad_samples=config.skip_bad_samples)
+                skip_bad_samples=config.skip_bad_samples, allow_outside_root=config.allow_outside_root)
 
 
 def save_config(config, directory):
     """Write the effective config next to a run's outputs; returns the file path."""
     os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, 'config.yaml')
-    with open(path, 'w') as f:
-        f.write(dump_config(config))
-    return path
+    return write_text_atomically(os.path.join(directory, 'config.yaml'), dump_config(config))
 
 
 def dump_config(config=None):
@@ -220,8 +346,10 @@ def dump_config(config=None):
     config = config or Config()
     lines = []
     for name, f in config_fields().items():
-        lines.append(f"# {f.metadata['help']}" + (f" ({'|'.join(map(str, f.metadata['choices']))})"
-                                                   if f.metadata['choices'] else ''))
+        valid = f.metadata['choices'] and '|'.join(map(str, f.metadata['choices'])) or f.metadata['range']
+        if valid and typing.get_origin(f.type) is list:
+            valid = f"each {valid}"
+        lines.append(f"# {f.metadata['help']}" + (f" ({valid})" if valid else ''))
         lines.append(yaml.safe_dump({name: getattr(config, name)}, default_flow_style=True, width=1000).strip()
                      .removeprefix('{').removesuffix('}'))
     return '\n'.join(lines) + '\n'

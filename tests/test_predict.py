@@ -51,6 +51,6 @@ def test_predict_prints_the_networks_top5_with_class_names(tmp_path, demo):
 def test_predict_refuses_an_empty_folder_and_a_wrong_class_file(tmp_path, demo):
     with pytest.raises(BadSampleError, match=r"no frame named like \{:06d\}\.jpg"):
         predict.load_clip(str(tmp_path), get_config(MODEL))
-    with pytest.raises(ValueError, match='4 class names for num_classes=5'):
+    with pytest.raises(BadSampleError, match='category.txt: 4 class names for num_classes=5'):
         predict.class_names_or_numbers(os.path.join(demo, 'category.txt'), 5)
     assert predict.class_names_or_numbers('', 3) == ['0', '1', '2']

@@ -3,6 +3,7 @@ import os
 
 import cv2
 import numpy as np
+import pytest
 
 from tools import extract_frames
 
@@ -25,6 +26,7 @@ def test_extracts_resumes_and_reports_failures(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "extracted 2 videos, skipped 0 already done, 1 failed" in out and "FAILED" in out and "bad.mp4" in out
     assert "bad.mp4" in (frames / "failed.txt").read_text()
+    assert sorted(os.listdir(frames)) == ["a", "failed.txt", "sub"]  # no empty bad.part left behind
     assert sorted(os.listdir(frames / "a")) == [f"{i:06d}.jpg" for i in range(1, 6)]
     assert cv2.imread(str(frames / "a" / "000001.jpg")).shape == (32, 43, 3)
     assert cv2.imread(str(frames / "sub" / "b" / "000003.jpg")).shape == (43, 32, 3)
@@ -36,3 +38,26 @@ def test_extracts_resumes_and_reports_failures(tmp_path, capsys):
     assert "extracted 1 videos, skipped 1 already done, 1 failed" in capsys.readouterr().out
     assert os.path.getmtime(frames / "a" / "000001.jpg") == stamp
     assert len(os.listdir(frames / "sub" / "b")) == 3 and not os.path.exists(frames / "sub" / "b.part")
+
+
+def test_a_video_failing_midway_leaves_no_part_folder(tmp_path, monkeypatch):
+    """A write error after some frames (a full disk): the half-written folder is removed, the error reported."""
+    write_video(tmp_path / "videos" / "a.avi", 6)
+    real_imwrite, written = cv2.imwrite, []
+
+    def imwrite_fails_at_frame_4(path, *args):
+        if path.endswith("000004.jpg"):
+            return False
+        written.append(path)
+        return real_imwrite(path, *args)
+
+    monkeypatch.setattr(extract_frames.cv2, "imwrite", imwrite_fails_at_frame_4)
+    with pytest.raises(OSError, match=r"cannot write .*a\.part/000004\.jpg"):
+        extract_frames.extract_video(str(tmp_path / "videos" / "a.avi"), str(tmp_path / "frames" / "a"))
+    assert len(written) == 3 and os.listdir(tmp_path / "frames") == []
+
+
+def test_a_missing_videos_folder_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match=r"--videos .*/nowhere: no such folder"):
+        extract_frames.main(["--videos", str(tmp_path / "nowhere"), "--frames", str(tmp_path / "frames")])
+    assert not os.path.exists(tmp_path / "frames")

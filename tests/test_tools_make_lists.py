@@ -14,7 +14,7 @@ LABELS = {"Moving something up": "1", "Pushing something from left to right": "0
 
 def write_video(path, num_frames):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fourcc = "VP80" if str(path).endswith(".webm") else "mp4v"
+    fourcc = {".webm": "VP80", ".avi": "MJPG"}.get(os.path.splitext(str(path))[1], "mp4v")
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 12, (32, 24))
     for i in range(num_frames):
         writer.write(np.full((24, 32, 3), 10 * i, np.uint8))
@@ -91,3 +91,39 @@ def test_kinetics_finds_clips_by_id_and_time(tmp_path):
     assert sorted((tmp_path / "train_videos.txt").read_text().splitlines()) == [
         "archery/xyz_000000_000010.mp4 4 0", "riding_a_bike/abc_000010_000020.mp4 6 1"]
     assert "qqq_000005_000015: not found" in (tmp_path / "missing_val.txt").read_text()
+
+
+def test_a_frame_folder_missing_a_middle_frame_is_reported_and_left_out(sthv2, tmp_path, capsys):
+    for video, n in (("11", 6), ("12", 5), ("13", 4), ("21", 3)):
+        write_frames(tmp_path / "frames" / video, n, "{:06d}.jpg")
+    os.remove(tmp_path / "frames" / "12" / "000003.jpg")
+    make_lists.main(["sthv2", "--annotations", str(sthv2), "--frames", str(tmp_path / "frames"),
+                     "--out", str(tmp_path), "--workers", "1"])
+    assert (tmp_path / "train_videofolder.txt").read_text() == "11 6 1\n13 4 2\n"
+    assert (tmp_path / "missing_train.txt").read_text() == f"{tmp_path / 'frames' / '12'}: 4 frames but no 000003.jpg\n"
+    out = capsys.readouterr().out
+    assert "train: 1 videos left out" in out and "12: 4 frames but no 000003.jpg" in out
+
+
+def test_video_frame_counts_are_the_decoded_ones(sthv2, tmp_path):
+    """A truncated AVI keeps a header claiming 20 frames; the list says what decodes."""
+    write_video(tmp_path / "videos" / "11.avi", 20)
+    data = (tmp_path / "videos" / "11.avi").read_bytes()
+    (tmp_path / "videos" / "11.avi").write_bytes(data[:len(data) * 3 // 4])
+    assert cv2.VideoCapture(str(tmp_path / "videos" / "11.avi")).get(cv2.CAP_PROP_FRAME_COUNT) == 20
+    decoded = 0
+    capture = cv2.VideoCapture(str(tmp_path / "videos" / "11.avi"))
+    while capture.read()[0]:
+        decoded += 1
+    assert 0 < decoded < 20
+    make_lists.main(["sthv2", "--annotations", str(sthv2), "--videos", str(tmp_path / "videos"),
+                     "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert (tmp_path / "out" / "train_videos.txt").read_text() == f"11.avi {decoded} 1\n"
+
+
+def test_a_missing_root_is_refused_and_earlier_lists_survive(sthv2, tmp_path):
+    (tmp_path / "train_videofolder.txt").write_text("earlier 5 0\n")
+    with pytest.raises(SystemExit, match=r"--frames .*/nowhere: no such folder"):
+        make_lists.main(["sthv2", "--annotations", str(sthv2), "--frames", str(tmp_path / "nowhere"),
+                         "--out", str(tmp_path)])
+    assert (tmp_path / "train_videofolder.txt").read_text() == "earlier 5 0\n"

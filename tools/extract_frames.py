@@ -4,9 +4,10 @@
 
 Every video under --videos becomes `<frames>/<relative path without extension>/000001.jpg ...` (all frames, at the
 native frame rate, as the reference's `ffmpeg -vf scale=-1:256`). A video is written to a `.part` folder and
-renamed when complete, so an interrupted run resumes where it stopped (finished videos are skipped). Videos that
-fail are reported at the end (and in `<frames>/failed.txt`) without stopping the others; the exit status is 1 if any
-failed.
+renamed when complete, so an interrupted run resumes where it stopped (finished videos are skipped). A video that
+fails has its `.part` folder removed, and one left by a killed run is removed when that video is extracted again.
+Failures are reported at the end (and in `<frames>/failed.txt`) without stopping the others; the exit status is 1
+if any failed.
 """
 import argparse
 import os
@@ -21,6 +22,7 @@ import cv2  # noqa: E402
 from src.data.records import BadSampleError  # noqa: E402
 from src.data.sources import VIDEO_EXTENSIONS, open_video  # noqa: E402
 from src.data.transforms import resize_short_side  # noqa: E402
+from src.files import write_text_atomically  # noqa: E402
 
 
 def find_videos(root):
@@ -32,25 +34,28 @@ def find_videos(root):
 def extract_video(video, folder, short_side=256, template="{:06d}.jpg", quality=90):
     """Write every frame of `video` into `folder` (via `folder.part`); return the frame count."""
     part = folder + ".part"
-    shutil.rmtree(part, ignore_errors=True)  # left over from an interrupted run
+    shutil.rmtree(part, ignore_errors=True)  # left over from an interrupted (killed) run
     os.makedirs(part)
-    capture, count = open_video(video), 0
     try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            count += 1
-            frame = resize_short_side(frame, short_side) if short_side else frame
-            path = os.path.join(part, template.format(count))
-            if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, quality]):
-                raise OSError(f"cannot write {path}")
-    finally:
-        capture.release()
-    if count == 0:
-        shutil.rmtree(part)
-        raise BadSampleError(f"{video}: no decodable frame")
-    os.rename(part, folder)
+        capture, count = open_video(video), 0
+        try:
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                count += 1
+                frame = resize_short_side(frame, short_side) if short_side else frame
+                path = os.path.join(part, template.format(count))
+                if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+                    raise OSError(f"cannot write {path}")
+        finally:
+            capture.release()
+        if count == 0:
+            raise BadSampleError(f"{video}: no decodable frame")
+        os.rename(part, folder)
+    except BaseException:
+        shutil.rmtree(part, ignore_errors=True)  # a failed video leaves nothing behind
+        raise
     return count
 
 
@@ -94,12 +99,14 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not os.path.isdir(args.videos):
+        raise SystemExit(f"extract_frames.py: error: --videos {args.videos}: no such folder")
     os.makedirs(args.frames, exist_ok=True)
     done, skipped, failures = extract_all(args.videos, args.frames, args.workers, short_side=args.short_side,
                                           template=args.frame_template, quality=args.quality)
     print(f"extracted {done} videos, skipped {skipped} already done, {len(failures)} failed")
-    with open(os.path.join(args.frames, "failed.txt"), "w", encoding="utf-8") as f:
-        f.write("".join(f"{video}\t{error}\n" for video, error in failures))
+    write_text_atomically(os.path.join(args.frames, "failed.txt"),
+                          "".join(f"{video}\t{error}\n" for video, error in failures))
     for video, error in failures:
         print(f"FAILED {video}: {error}")
     return 1 if failures else 0

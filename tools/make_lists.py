@@ -10,9 +10,10 @@ Annotations: sthv2 `something-something-v2-{labels,train,validation}.json`; sthv
 `something-something-v1-{labels,train,validation}.csv`; kinetics `{train,validate}.csv` (label, youtube_id,
 time_start, time_end, ...). Videos and frame folders are found anywhere under --videos / --frames by their name
 (`<id>`, or `<youtube_id>_<start:06d>_<end:06d>` for Kinetics); frame counts come from the folders (files named by
---frame_template) or from decoding each video. Writes `category.txt` and `{train,val}_videofolder.txt` (frames) or
-`{train,val}_videos.txt` (videos); videos missing or unreadable are left out, listed in `missing_<split>.txt`
-and reported at the end.
+--frame_template, every number from 1 to the count present) or from decoding each video to its end (container
+headers are not trusted). Writes `category.txt` and `{train,val}_videofolder.txt` (frames) or
+`{train,val}_videos.txt` (videos); videos missing or unreadable and frame folders with a gap in their numbering are
+left out, listed in `missing_<split>.txt` with the reason, and counted and reported at the end.
 """
 import argparse
 import csv
@@ -26,6 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from src.data.records import BadSampleError  # noqa: E402
 from src.data.sources import VIDEO_EXTENSIONS, count_frame_files, count_video_frames  # noqa: E402
+from src.errors import run_entry  # noqa: E402
+from src.files import write_text_atomically  # noqa: E402
 
 
 def sthv2_annotations(folder):
@@ -103,8 +106,8 @@ def make_split(videos, index, root, template, workers):
 
 
 def write_lines(path, lines):
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("".join(lines))
+    """Write a list file atomically: an interrupted run never leaves a half-written list behind."""
+    write_text_atomically(path, "".join(lines))
 
 
 def make_lists(dataset, annotations, out, frames=None, videos=None, frame_template="{:06d}.jpg", workers=4):
@@ -140,6 +143,9 @@ def parse_args(argv=None):
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
+    root = args.videos or args.frames
+    if not os.path.isdir(root):
+        raise SystemExit(f"make_lists.py: error: --{'videos' if args.videos else 'frames'} {root}: no such folder")
     missing = make_lists(args.dataset, args.annotations, args.out, args.frames, args.videos, args.frame_template,
                          args.workers)
     for split, problems in missing.items():
@@ -150,4 +156,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_entry(main)

@@ -117,7 +117,8 @@ class ClipSource:
 def create_dataset(list_file, data_root, training, batch_size, num_segments=8, *, source="frames",
                    frame_template="{:06d}.jpg", num_classes=None, sampling="segment", num_clips=1, num_crops=1,
                    crop_size=224, scale_size=256, flip=False, flip_pairs=(), num_parallel_workers=2,
-                   worker_processes=False, num_shards=None, shard_id=None, skip_bad_samples=False, seed=None):
+                   worker_processes=False, num_shards=None, shard_id=None, skip_bad_samples=False, seed=None,
+                   allow_outside_root=False):
     """Batched clips from the videos of `list_file` (paths relative to `data_root`).
 
     source: 'frames' (JPEG folders named by `frame_template`, 1-based) or 'video' (files decoded by OpenCV).
@@ -127,8 +128,10 @@ def create_dataset(list_file, data_root, training, batch_size, num_segments=8, *
     `flip_pairs`). `num_parallel_workers` threads (OpenCV releases the GIL), or processes with `worker_processes`.
     Bad samples raise BadSampleError naming the file; with `skip_bad_samples` they are logged and
     counted (train: another video is drawn; eval: the row is masked as padding), the count logged at exit.
+    List paths must stay inside `data_root` unless `allow_outside_root`. The dataset's `records` are the list's
+    usable lines (eval `index` values point into them) and `bad_samples` counts the skipped samples.
     """
-    records = read_list_file(list_file, num_classes, skip_bad_samples)
+    records = read_list_file(list_file, num_classes, skip_bad_samples, allow_outside_root)
     cv2.setNumThreads(1)  # parallelism comes from the dataset workers; OpenCV's own threads would oversubscribe
     reader = create_reader(source, data_root, frame_template)
     num_shards, shard_id = num_shards or 1, shard_id or 0
@@ -147,5 +150,6 @@ def create_dataset(list_file, data_root, training, batch_size, num_segments=8, *
                                   python_multiprocessing=worker_processes and num_parallel_workers > 1, **shard_args)
     dataset = dataset.batch(batch_size, drop_remainder=training)
     dataset.bad_samples = counter  # .count / .report() for the training or eval script
+    dataset.records = records
     return dataset
 

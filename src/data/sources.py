@@ -18,14 +18,19 @@ VIDEO_EXTENSIONS = (".webm", ".mp4", ".avi", ".mkv", ".mov")
 
 
 def decode_image(path):
-    """Read an image file as HxWx3 uint8 BGR; raise BadSampleError if it is missing, unreadable or truncated."""
+    """Read an image file as HxWx3 uint8 BGR; raise BadSampleError if it is missing, empty, unreadable or truncated."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
         raise BadSampleError(f"{path}: cannot read frame ({err.strerror})") from None
+    if data.size == 0:
+        raise BadSampleError(f"{path}: empty frame file (0 bytes)")
     if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-64:].tobytes():
         raise BadSampleError(f"{path}: truncated JPEG (no end-of-image marker)")  # libjpeg would pad it grey
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error as err:
+        raise BadSampleError(f"{path}: corrupt image ({str(err).strip().splitlines()[-1]})") from None
     if image is None:
         raise BadSampleError(f"{path}: corrupt or unsupported image")
     return image
@@ -51,6 +56,10 @@ class FrameFolderReader:
             raise BadSampleError(f"{folder}: frame folder not found")
         decoded = {i: decode_image(os.path.join(folder, self.template.format(i + self.start_index)))
                    for i in sorted(set(indices.tolist()))}
+        after_last = os.path.join(folder, self.template.format(record.num_frames + self.start_index))
+        if record.num_frames - 1 in decoded and os.path.exists(after_last):  # the list's last frame: is it the last?
+            raise BadSampleError(f"{folder}: has {os.path.basename(after_last)} but the list says "
+                                 f"{record.num_frames} frames")
         return same_size([decoded[i] for i in indices.tolist()], folder)
 
 
@@ -65,14 +74,19 @@ def open_video(path):
 
 
 def count_frame_files(folder, template):
-    """Number of frames in a folder named by `template` from 1; raise if none or not numbered 1..n."""
+    """Number of frames in a folder, named by `template` from 1; raise if none, or if any of 1..n is missing."""
     suffix = os.path.splitext(template)[1]
-    count = sum(1 for name in os.listdir(folder) if name.endswith(suffix))
+    try:
+        names = set(os.listdir(folder))
+    except OSError as err:
+        raise BadSampleError(f"{folder}: cannot list the frames ({err.strerror})") from None
+    count = sum(1 for name in names if name.endswith(suffix))
     if count == 0:
         raise BadSampleError(f"{folder}: no frame named like {template}")
-    for number in (1, count):
-        if not os.path.isfile(os.path.join(folder, template.format(number))):
-            raise BadSampleError(f"{folder}: {count} frames but no {template.format(number)}")
+    absent = [template.format(n) for n in range(1, count + 1) if template.format(n) not in names]
+    if absent:
+        more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
+        raise BadSampleError(f"{folder}: {count} frames but no {absent[0]}{more}")
     return count
 
 
@@ -89,7 +103,11 @@ def count_video_frames(path):
 
 
 class VideoReader:
-    """Frames decoded from `<root>/<record.path>` (a video file), sequentially up to the last wanted frame."""
+    """Frames decoded from `<root>/<record.path>` (a video file), sequentially up to the last wanted frame.
+
+    Whenever decoding reaches the frame count of the list line (the list's last frame is wanted, or the video ends
+    before a wanted frame), a video longer or shorter than the list says raises BadSampleError.
+    """
 
     def __init__(self, root):
         self.root = root
@@ -109,6 +127,8 @@ class VideoReader:
                     if not ok:
                         raise BadSampleError(f"{path}: cannot decode frame {i + 1}")
                     decoded[i] = frame
+            if last == record.num_frames - 1 and capture.grab():  # decoded to the listed end: is it the end?
+                raise BadSampleError(f"{path}: video has more frames than the {record.num_frames} the list says")
         finally:
             capture.release()
         return same_size([decoded[i] for i in indices.tolist()], path)

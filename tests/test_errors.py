@@ -1,0 +1,69 @@
+"""src/errors.py: bad input is reported in one line naming the file, also from inside MindSpore's data pipeline."""
+import errno
+
+import mindspore.dataset as ds
+import pytest
+
+from src.checkpoint import CheckpointError
+from src.config import ConfigError
+from src.data import BadSampleError
+from src.errors import InputError, input_error_message, run_entry
+
+
+class BadVideos:
+    """A GeneratorDataset source whose third item is a bad video."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, item):
+        if item == 2:
+            raise BadSampleError("/data/frames/17/000003.jpg: empty frame file (0 bytes)")
+        return (item,)
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_our_message_is_found_inside_mindspores_runtime_error(processes):
+    """In a worker thread or a worker process (which qualifies the class name: src.data.records.BadSampleError)."""
+    dataset = ds.GeneratorDataset(BadVideos(), ["x"], shuffle=False, num_parallel_workers=2 if processes else 1,
+                                  python_multiprocessing=processes)
+    with pytest.raises(RuntimeError) as error:
+        list(dataset.create_tuple_iterator(output_numpy=True, num_epochs=1))
+    assert "Exception thrown from user defined Python function" in str(error.value)
+    assert len(str(error.value).splitlines()) > 10
+    assert input_error_message(error.value) == "/data/frames/17/000003.jpg: empty frame file (0 bytes)"
+
+
+def test_which_errors_are_bad_input():
+    assert issubclass(BadSampleError, InputError) and issubclass(ConfigError, InputError)
+    assert issubclass(CheckpointError, InputError) and issubclass(CheckpointError, ValueError)
+    assert input_error_message(ConfigError("command line --epochs: 'epochs' must be >= 1, got 0")) == \
+        "command line --epochs: 'epochs' must be >= 1, got 0"
+    assert input_error_message(FileNotFoundError(errno.ENOENT, "No such file or directory", "x.txt")) == \
+        "[Errno 2] No such file or directory: 'x.txt'"
+    assert input_error_message(OSError(errno.ENOSPC, "No space left on device")) is None  # no file named
+    assert input_error_message(RuntimeError("a MindSpore failure without our message")) is None
+    assert input_error_message(ValueError("a bug")) is None
+
+
+def fails_with(err):
+    def main(*args):
+        raise err
+    return main
+
+
+def test_run_entry_prints_one_line_and_exits_1(capsys):
+    with pytest.raises(SystemExit) as stop:
+        run_entry(fails_with(BadSampleError("val.txt:3: label 9 out of range [0, 4)")), prog="eval.py", environ={})
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == "eval.py: error: val.txt:3: label 9 out of range [0, 4)\n"
+    assert run_entry(lambda a, b: a + b, 2, 3, environ={}) == 5
+
+
+def test_run_entry_keeps_the_traceback_of_bugs_and_in_debug_mode():
+    with pytest.raises(ZeroDivisionError):
+        run_entry(fails_with(ZeroDivisionError("a bug")), environ={})
+    with pytest.raises(BadSampleError, match="val.txt:3"):
+        run_entry(fails_with(BadSampleError("val.txt:3: bad")), environ={"TSM_DEBUG": "1"})
+    with pytest.raises(SystemExit):
+        run_entry(fails_with(BadSampleError("val.txt:3: bad")), environ={"TSM_DEBUG": "0"})
