@@ -11,42 +11,18 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / 'benchmarks'))
 
 import src  # noqa: E402,F401  (applies the CPU runtime defaults before MindSpore loads)
+from timing import run_timed, timed_runs  # noqa: E402,F401  (benchmarks/; bench_online imports timed_runs here)
 
 ARCHS = ('tsn', 'tsm')
-
-
-def peak_rss_mb():
-    """High-water mark of this process's resident memory (VmHWM; ru_maxrss where /proc is missing)."""
-    try:
-        with open('/proc/self/status') as status:
-            for line in status:
-                if line.startswith('VmHWM:'):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def timed_runs(step, warmup, repeats):
-    """Run `step` (which must block until its result is on the host) `warmup` times untimed, then time it."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def build_step(job):
@@ -55,6 +31,7 @@ def build_step(job):
     import mindspore as ms
     from mindspore import nn
     from src.models import create_model
+    from src.models.fold_bn import fold_batchnorm
 
     shift = {key: job[key] for key in ('shift_div', 'shift_place') if key in job}  # else create_model's defaults
     net = create_model(job['arch'], depth=job['depth'], num_classes=job['num_classes'],
@@ -64,6 +41,8 @@ def build_step(job):
     clips = ms.Tensor(rng.standard_normal(shape).astype(np.float32))
     if job['kind'] == 'forward':
         net.set_train(False)
+        if job.get('fold_bn'):
+            fold_batchnorm(net)  # what eval.py / export.py run
         return lambda: net(clips).asnumpy()
     labels = ms.Tensor(rng.integers(0, job['num_classes'], job['batch']).astype(np.int32))
     optimizer = nn.SGD(net.trainable_params(), learning_rate=0.01, momentum=0.9)
@@ -122,6 +101,7 @@ def run_shift_job(job):
     for _ in range(job['repeats']):  # interleaved
         for name, step in steps.items():
             times[name] += timed_runs(step, 0, 1)
+    from timing import peak_rss_mb
     return {'times': times, 'num_shifts': len(shapes), 'peak_rss_mb': peak_rss_mb()}
 
 
@@ -133,19 +113,22 @@ def run_job(job):
     ms.set_context(mode=ms.GRAPH_MODE)
     if job['kind'] == 'shift':
         return run_shift_job(job)
-    step = build_step(job)
-    start = time.perf_counter()
-    step()
-    compile_s = time.perf_counter() - start
-    return {'times': timed_runs(step, job['warmup'], job['repeats']), 'compile_s': compile_s,
-            'peak_rss_mb': peak_rss_mb()}
+    return run_timed(build_step(job), job['warmup'], job['repeats'])
 
 
-def spawn(job):
-    """Run `job` in a fresh interpreter and return its JSON result."""
+TORCH_ISA = {'AVX2': {'ONEDNN_MAX_CPU_ISA': 'AVX2', 'ATEN_CPU_CAPABILITY': 'avx2'}, 'default': {}}
+
+
+def spawn(job, torch_python=None):
+    """Run `job` in a fresh interpreter and return its JSON result (a PyTorch job: torch_tsm.py under
+    `torch_python`, with the instruction set of job['isa'] and nothing of MindSpore's settings)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')])))
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), '--worker', json.dumps(job)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    command = [sys.executable, str(Path(__file__).resolve()), '--worker', json.dumps(job)]
+    if job.get('framework') == 'torch':
+        env = {k: v for k, v in os.environ.items() if k not in ('ONEDNN_MAX_CPU_ISA', 'ATEN_CPU_CAPABILITY')}
+        env.update(TORCH_ISA[job['isa']])
+        command = [torch_python, str(ROOT / 'benchmarks' / 'torch_tsm.py'), json.dumps(job)]
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark worker failed for {job}:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -210,9 +193,60 @@ def shift_rows(args, base, forward_rows):
     return rows
 
 
+def find_torch_python(requested):
+    """The interpreter for the PyTorch jobs: `requested`, else this one if it has torch and torchvision; or None."""
+    candidates = [requested] if requested else [sys.executable]
+    for python in candidates:
+        probe = subprocess.run([python, '-c', 'import torch, torchvision'], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return python
+        if requested:
+            raise SystemExit(f"--torch_python {requested}: cannot import torch and torchvision")
+    return None
+
+
+COMPARED = (('ours', 'MindSpore, AVX2 cap'), ('torch_avx2', 'PyTorch, AVX2'), ('torch_default', 'PyTorch, default ISA'))
+
+
+def comparison_rows(args, base, torch_python):
+    """Ours (forward: BN folded, as eval/export run) against PyTorch at the same ISA and at its default, per arch;
+    the three alternate round by round. Cells: median ms (min)."""
+    rows, versions = [], {}
+    configs = [('forward', batch) for batch in args.batch_sizes] + [('train', args.train_batch_size)]
+    for kind, batch in configs:
+        for arch in ARCHS:
+            job = dict(base, arch=arch, kind=kind, batch=batch, threads=os.cpu_count())
+            times = {name: [] for name, _ in COMPARED}
+            for _ in range(args.rounds):
+                times['ours'] += spawn(dict(job, fold_bn=kind == 'forward'))['times']
+                for isa in ('AVX2', 'default'):
+                    result = spawn(dict(job, framework='torch', isa=isa), torch_python)
+                    times[f'torch_{isa.lower()}'] += result['times']
+                    versions[isa] = f"torch {result['torch']} at {result['isa']}"
+            med = {name: median(t) for name, t in times.items()}
+            rows.append([f"{'forward' if kind == 'forward' else 'train step'}, batch {batch}", arch.upper()]
+                        + [f'{med[name] * 1e3:.0f} ({min(times[name]) * 1e3:.0f})' for name, _ in COMPARED]
+                        + [f"{med['ours'] / med['torch_avx2']:.3f}", f"{med['ours'] / med['torch_default']:.3f}"])
+    return rows, versions
+
+
 def table(header, rows):
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     return lines + ['| ' + ' | '.join(row) + ' |' for row in rows]
+
+
+def comparison_report(args, rows, versions, loads):
+    lines = ['', f'## Against PyTorch (torchvision ResNet-{args.depth} + our temporal shift in torch, same shapes, '
+             f'{os.cpu_count()} threads each)', '']
+    lines += table(['configuration', 'arch'] + [f'{label} ms' for _, label in COMPARED]
+                   + ['ours / PyTorch AVX2', 'ours / PyTorch default'], rows)
+    lines += ['', f"Cells: median ms (min) over {args.rounds} round(s) x {args.repeats} timed run(s) after "
+              f"{args.warmup} warm-up run(s), the three alternating round by round; ratios of medians. "
+              f"PyTorch: {versions.get('AVX2', '?')} (ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2) and "
+              f"{versions.get('default', '?')} (nothing set). Ours forward: BatchNorm folded into the convolutions "
+              "(src/models/fold_bn.py). Load average (1/5/15 min) before / after: "
+              f'{loads[0]} / {loads[1]}.']
+    return '\n'.join(lines) + '\n'
 
 
 def report(args, machine, rows, shifts, loads):
@@ -246,6 +280,10 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=2, help='untimed runs per worker after compilation')
     parser.add_argument('--rounds', type=int, default=2, help='worker subprocesses per arch (TSN/TSM alternate)')
     parser.add_argument('--out', default=str(ROOT / 'benchmarks/results/model_cpu.md'))
+    parser.add_argument('--torch_python', default='',
+                        help='interpreter with torch + torchvision for the comparison (default: this one if it has '
+                             'them; otherwise the comparison is skipped)')
+    parser.add_argument('--skip_tsn_tsm', action='store_true', help='only the comparison with PyTorch')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.batch_sizes + [args.train_batch_size, args.repeats, args.rounds, args.image_size]) < 1:
@@ -261,9 +299,18 @@ def main(argv=None):
     base = {key: getattr(args, key) for key in
             ('device_target', 'depth', 'image_size', 'num_segments', 'num_classes', 'repeats', 'warmup')}
     start_load = load_average()
-    rows = model_rows(args, base)
-    shifts = shift_rows(args, base, rows)
-    text = report(args, machine_info(args.device_target), rows, shifts, (start_load, load_average()))
+    text = ''
+    if not args.skip_tsn_tsm:
+        rows = model_rows(args, base)
+        shifts = shift_rows(args, base, rows)
+        text = report(args, machine_info(args.device_target), rows, shifts, (start_load, load_average()))
+    torch_python = find_torch_python(args.torch_python) if args.device_target == 'CPU' else None
+    if torch_python:
+        start_load = load_average()
+        rows, versions = comparison_rows(args, base, torch_python)
+        text += comparison_report(args, rows, versions, (start_load, load_average()))
+    else:
+        text += '\n(No comparison with PyTorch: torch and torchvision are not installed; see --torch_python.)\n'
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
