@@ -7,11 +7,14 @@
 Classes come in pairs, a video of one played backwards is a video of the other (left->right / right->left, ...),
 so a per-frame model (TSN) is at chance within each pair (<= 50 % top-1) while TSM can separate them. Every step is
 a plain command (printed as it runs) writing under --output_dir: data/, tsm/ and tsn/ (train.log, checkpoints,
-eval.json), results.json (the latest result of every model run on the same data: `--archs tin` adds TIN's).
+eval.json), results.json (the latest result of every model run on the same data: `--archs tin` adds TIN's) and
+curves.png (held-out top-1 per epoch of the models of this run). While a model trains, the console shows a line per
+epoch (loss, held-out top-1, ETA) and, on a terminal, a progress bar.
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -66,12 +69,48 @@ def make_data(root, size, seed):
     return paths
 
 
-def run(command, log_path):
-    """Run one step, its output to log_path; returns seconds taken, or exits with the log's tail."""
+PROGRESS = re.compile(r'epoch (\d+)/(\d+) step (\d+)/(\d+) loss (\S+) .*?(?:ETA (\S+))?$')
+VALIDATION = re.compile(r'epoch (\d+) validation: top1 ([\d.]+)')
+
+
+class Console:
+    """What the user sees while a model trains: a progress bar on a terminal, and one line per epoch.
+
+    Reads train.py's log lines as they come (every line also goes to the log file)."""
+
+    def __init__(self, name, stream=sys.stdout):
+        self.name, self.stream, self.tty = name.upper(), stream, stream.isatty()
+        self.loss, self.eta, self.epochs = float('nan'), '?', 0
+
+    def feed(self, line):
+        if (match := PROGRESS.search(line)):
+            epoch, self.epochs, step, steps = (int(g) for g in match.groups()[:4])
+            self.loss, self.eta = float(match.group(5)), match.group(6) or self.eta
+            if self.tty:
+                done = ((epoch - 1) * steps + step) / (self.epochs * steps)
+                bar = '#' * int(30 * done) + '.' * (30 - int(30 * done))
+                self.stream.write(f'\r{self.name} [{bar}] epoch {epoch}/{self.epochs} loss {self.loss:.3f} '
+                                  f'ETA {self.eta}  ')
+                self.stream.flush()
+        elif (match := VALIDATION.search(line)):
+            epoch, top1 = int(match.group(1)), float(match.group(2))
+            self.stream.write(('\r' if self.tty else '') + f'{self.name} epoch {epoch}/{self.epochs}: loss '
+                              f'{self.loss:.3f}, held-out top-1 {top1:5.1f} %, ETA {self.eta}' + ' ' * 20 + '\n')
+            self.stream.flush()
+
+
+def run(command, log_path, console=None):
+    """Run one step, its output to log_path (and through `console`); returns seconds taken, or exits with the
+    log's tail."""
     print('$ ' + ' '.join(command), flush=True)
     start = time.time()
     with open(log_path, 'w') as log:
-        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, text=True)
+        for line in proc.stdout:
+            log.write(line)
+            if console is not None:
+                console.feed(line.rstrip('\n'))
+        code = proc.wait()
     if code:
         with open(log_path) as log:
             tail = ''.join(log.readlines()[-30:])
@@ -89,7 +128,7 @@ def train_and_eval(arch, args, data_root, paths, epochs, name=None, overrides=()
     extra = ['--epochs', str(epochs)] if epochs else []
     train_time = run([args.python, os.path.join(ROOT, 'train.py'), *common, '--train_list', paths['train'],
                       '--output_dir', out, '--overwrite', 'True', *extra],  # a rerun moves the last one aside
-                     os.path.join(out, 'train.log'))
+                     os.path.join(out, 'train.log'), Console(name))
     ckpts = sorted((int(n.split('-e')[1][:-5]), n) for n in os.listdir(os.path.join(out, 'checkpoints'))
                    if n.startswith(f'{arch}-e') and n.endswith('.ckpt'))
     ckpt = os.path.join(out, 'checkpoints', ckpts[-1][1])  # the last epoch: no model selection on held-out data
@@ -110,6 +149,25 @@ def table(results, total):
                      f"{r['eval_s']:.0f} s |")
     lines.append(f'\n{results[0]["num_videos"]} held-out videos; total wall time {total / 60:.1f} min')
     return '\n'.join(lines)
+
+
+def plot_curves(output_dir, results, png_path):
+    """Held-out top-1 per epoch of every model of this run (from their train_log.jsonl) in one PNG."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in results:
+        with open(os.path.join(output_dir, r['name'], 'train_log.jsonl')) as f:
+            val = [json.loads(line) for line in f if '"val"' in line]
+        ax.plot([v['epoch'] for v in val], [v['top1'] for v in val], marker='o', label=r['arch'].upper())
+    ax.set(xlabel='epoch', ylabel='held-out top-1 (%)', ylim=(0, 102), title='TSM learns temporal order, TSN cannot')
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png_path)
+    plt.close(fig)
+    return png_path
 
 
 def save_results(path, results, settings):
@@ -135,6 +193,8 @@ def main(argv=None):
     total = time.time() - start
     save_results(os.path.join(args.output_dir, 'results.json'), results, {'size': list(size), 'seed': args.seed})
     print(table(results, total))
+    png = plot_curves(args.output_dir, results, os.path.join(args.output_dir, 'curves.png'))
+    print(f'held-out top-1 per epoch: {png}')
     return results
 
 

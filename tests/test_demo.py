@@ -1,6 +1,8 @@
 """The main job: run_demo.py end to end, where TSM learns the temporal order that TSN cannot see."""
 import json
+import io
 import os
+import re
 import subprocess
 import sys
 
@@ -23,6 +25,13 @@ def test_quick_demo_tsm_beats_tsn_by_a_clear_margin(tmp_path):
     assert tsm >= tsn + 20 and tsn <= 60, (tsm, tsn)
     for arch in ('tsm', 'tsn'):
         assert len(json.load(open(tmp_path / arch / 'eval.json'))['videos']) == 6 * 8
+        assert (tmp_path / arch / 'curves.png').stat().st_size > 10000  # every training run plots its curves
+    # the console talked: one line per epoch and model, then the table, then the plot
+    for arch in ('TSM', 'TSN'):
+        assert [int(e) for e in re.findall(rf'^{arch} epoch (\d+)/10: loss [\d.]+, held-out top-1 +[\d.]+ %, ETA',
+                                           result.stdout, re.M)] == list(range(1, 11))
+    assert result.stdout.rstrip().endswith(f'held-out top-1 per epoch: {tmp_path / "curves.png"}')
+    assert (tmp_path / 'curves.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 def test_run_demo_archs_option_accepts_only_known_models():
@@ -48,3 +57,25 @@ def test_results_of_later_runs_join_those_on_the_same_data(tmp_path):
     assert {r['name']: r['top1'] for r in json.load(open(path))['results']} == {'tsm': 90.0, 'tsn': 45.0, 'tin': 80.0}
     run_demo.save_results(path, [{'name': 'tin', 'top1': 70.0}], other)  # other data: earlier results dropped
     assert json.load(open(path)) == {'settings': other, 'results': [{'name': 'tin', 'top1': 70.0}]}
+
+
+def test_console_shows_a_line_per_epoch_and_a_bar_on_a_terminal():
+    sys.path.insert(0, ROOT)
+    import run_demo
+
+    lines = ['2026-12-01 10:00:00,000 INFO epoch 1/2 step 1/3 loss 1.3900 lr 0.01 grad_norm 1 scale 1 skipped 0',
+             '2026-12-01 10:00:01,000 INFO epoch 1/2 step 3/3 loss 1.2000 lr 0.01 grad_norm 1 scale 1 skipped 0 '
+             '5.0 clips/s ETA 0:00:07',
+             '2026-12-01 10:00:02,000 INFO epoch 1 validation: top1 62.50 top5 100.00 mean class 62.50 (8 videos, 1 s)']
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, bar in ((io.StringIO(), False), (Terminal(), True)):
+        console = run_demo.Console('tsm', stream)
+        for line in lines:
+            console.feed(line)
+        text = stream.getvalue()
+        assert 'TSM epoch 1/2: loss 1.200, held-out top-1  62.5 %, ETA 0:00:07' in text
+        assert ('[###############...............] epoch 1/2 loss 1.200 ETA 0:00:07' in text) == bar
