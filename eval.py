@@ -15,7 +15,7 @@ import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 
 from src.checkpoint import load_checkpoint
-from src.config import dataset_kwargs, get_config, model_kwargs
+from src.config import dataset_kwargs, get_config, model_kwargs, network_settings
 from src.data import create_dataset, read_class_names
 from src.errors import run_entry
 from src.evaluate import MultiViewClassifier, evaluate
@@ -62,7 +62,7 @@ def main():
                              shard_id=rank, **dataset_kwargs(config))
     records = dataset.records
     net = create_model(config.arch, **model_kwargs(config))
-    load_checkpoint(net, config.ckpt)
+    load_checkpoint(net, config.ckpt, settings=network_settings(config))
     amp_level = resolve_amp_level(config.amp_level, config.device_target)
     if amp_level != 'O0':
         net = ms.amp.auto_mixed_precision(net, amp_level)

@@ -14,7 +14,7 @@ import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 
 from src.checkpoint import load_checkpoint
-from src.config import get_config, model_kwargs
+from src.config import get_config, model_kwargs, network_settings
 from src.data import (EvalTransform, VideoRecord, count_frame_files, count_video_frames, create_reader,
                       read_class_names, sample_clip_indices)
 from src.data.transforms import normalize
@@ -48,7 +48,7 @@ def main(argv):
     init_context(config.device_target, config.mode)
     net = create_model(config.arch, **model_kwargs(config))
     if config.ckpt:
-        load_checkpoint(net, config.ckpt)
+        load_checkpoint(net, config.ckpt, settings=network_settings(config))
     else:
         logging.warning('no --ckpt: the network is freshly initialised and its predictions mean nothing')
     names = class_names_or_numbers(config.class_names, config.num_classes)

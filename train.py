@@ -18,7 +18,8 @@ import numpy as np
 from mindspore.train import Model
 
 from src.checkpoint import load_checkpoint
-from src.config import dataset_kwargs, get_config, model_kwargs, save_config, with_absolute_paths
+from src.config import (checkpoint_metadata, dataset_kwargs, get_config, model_kwargs, save_config,
+                        with_absolute_paths)
 from src.data import create_dataset
 from src.errors import run_entry
 from src.evaluate import MultiViewClassifier, evaluate
@@ -110,7 +111,8 @@ def main():
     train_step = create_train_step(net, optimizer, clip_grad_norm=config.clip_grad_norm,
                                    amp_level=resolve_amp_level(config.amp_level, config.device_target),
                                    loss_scale=config.loss_scale, dynamic_loss_scale=config.dynamic_loss_scale)
-    manager = CheckpointManager(os.path.join(config.output_dir, 'checkpoints'), config.arch, config.keep_checkpoints)
+    manager = CheckpointManager(os.path.join(config.output_dir, 'checkpoints'), config.arch, config.keep_checkpoints,
+                                checkpoint_metadata(config))
     start_epoch = resume_epoch(train_step, config.resume, manager)
     log = JsonLinesLog(os.path.join(config.output_dir, 'train_log.jsonl') if rank == 0 else None)
     if log.path and start_epoch:

@@ -8,6 +8,8 @@ Accepted inputs (the layout is detected from the parameter names, the container 
 Loading is strict: every network parameter must be found with its shape, nothing may be left over, and no two
 names may map to the same parameter; otherwise one error lists what is missing, unexpected, mis-shaped or ambiguous.
 """
+import glob
+import json
 import logging
 import os
 import tempfile
@@ -45,6 +47,10 @@ SHIFTED_CONV = (".conv1.weight", ".conv1.net.weight")
 
 LAYOUTS = ("mindspore", "torch_tsm", "torchvision")
 MAX_LISTED = 20
+# Our checkpoints record what they were trained as (text entries MindSpore stores next to the tensors): the arch,
+# the network's other settings (json) and a digest of the run's config. Loading compares them with the network.
+METADATA_PREFIX = "tsm_meta."
+COMPARED_SETTINGS = ("arch", "num_segments", "shift_div", "shift_place")
 
 
 class CheckpointError(InputError, ValueError):
@@ -102,16 +108,44 @@ def _state_dict_of(obj, path):
     return dict(obj)
 
 
-def _read_mindspore(path):
+def load_mindspore_checkpoint(path):
+    """name -> Parameter of a MindSpore `.ckpt` (our text metadata left out); CheckpointError naming the file if it
+    is missing, empty, truncated or corrupt, or holds no parameter."""
     import mindspore as ms
 
-    if not path.endswith(".ckpt"):
-        raise CheckpointError(f"{path}: neither a torch .pth zip nor a MindSpore checkpoint (those end in .ckpt)")
+    path = str(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"no parameters in {path}: the file is empty")
     try:
         params = ms.load_checkpoint(path)
     except (ValueError, RuntimeError, TypeError) as err:
         raise CheckpointError(f"{path}: cannot read as a MindSpore checkpoint: {err}") from err
-    return {name: p.asnumpy() for name, p in params.items()}
+    params = {name: p for name, p in params.items() if not isinstance(p, str)}
+    if not params:
+        raise CheckpointError(f"no parameters in {path}")
+    return params
+
+
+def read_metadata(path):
+    """What one of our `.ckpt` files records about its network ({'arch': ..., 'model': ..., ...}); {} otherwise."""
+    import mindspore as ms
+
+    path = str(path)
+    if not path.endswith(".ckpt") or not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return {}
+    try:
+        entries = ms.load_checkpoint(path, choice_func=lambda name: name.startswith(METADATA_PREFIX))
+    except (ValueError, RuntimeError, TypeError):
+        return {}  # no metadata (MindSpore refuses an empty selection) or unreadable (reported when loading)
+    return {name[len(METADATA_PREFIX):]: value for name, value in entries.items() if isinstance(value, str)}
+
+
+def _read_mindspore(path):
+    if not path.endswith(".ckpt"):
+        raise CheckpointError(f"{path}: neither a torch .pth zip nor a MindSpore checkpoint (those end in .ckpt)")
+    return {name: p.asnumpy() for name, p in load_mindspore_checkpoint(path).items()}
 
 
 # ---------------------------------------------------------------------------------------------------- mapping
@@ -278,38 +312,67 @@ def load_params_into_net(net, params, *, source="checkpoint", init_only=False):
     return sorted(not_loaded)
 
 
-def load_checkpoint(net, path, *, init_only=False):
+def load_checkpoint(net, path, *, init_only=False, settings=None):
     """Strictly load a `.ckpt`/`.pth` (format auto-detected) into net; return the names left as initialised.
 
     init_only: initialise from a checkpoint without a usable classifier (torchvision ImageNet ResNet, or a TSM
     trained on another label set): `new_fc.*` keeps its values, every backbone parameter must still be found.
+    settings: how `net` was built ({'arch': 'tsn', 'num_segments': 8, ...}); a checkpoint of ours that records
+    other values for COMPARED_SETTINGS loads (the parameter names are the same by design) with a warning.
     """
     path = str(path)
     params = convert_params(read_params(path), network_shapes(net), init_only=init_only, source=path)
     left = load_params_into_net(net, params, source=path, init_only=init_only)
     logger.info("%s: loaded %d parameters%s", path, len(params), f", kept initial {left}" if left else "")
+    if settings:
+        differences = settings_differences(read_metadata(path), settings)
+        if differences:
+            logger.warning("%s was saved from a network with %s; it loads (the parameter names are the same) but "
+                           "this network differs", path, ", ".join(differences))
     return left
 
 
-def save_params(params, path):
-    """Write a network's parameters or a name -> array dict to a MindSpore `.ckpt`, atomically."""
+def settings_differences(metadata, settings):
+    """['arch tsm (this network: tsn)', ...] for the COMPARED_SETTINGS a checkpoint records differently."""
+    recorded = dict(json.loads(metadata.get("model", "{}")), **({"arch": metadata["arch"]} if "arch" in metadata
+                                                                 else {}))
+    return [f"{key} {recorded[key]} (this network: {settings[key]})" for key in COMPARED_SETTINGS
+            if key in recorded and key in settings and recorded[key] != settings[key]]
+
+
+def save_params(params, path, metadata=None):
+    """Write a network's parameters or a name -> array dict to a MindSpore `.ckpt`, atomically.
+
+    metadata: text entries recorded with the tensors ({'arch': 'tsm', ...}; `read_metadata` returns them). The
+    file is written under a temporary name and renamed: a failure (a full disk) removes the temporaries (also
+    MindSpore's own `.tmp`) and leaves an earlier file at `path` untouched; temporaries a killed process left for
+    the same `path` are removed first.
+    """
     import mindspore as ms
 
     path = str(path)
     if not path.endswith(".ckpt"):
         raise CheckpointError(f"{path}: MindSpore checkpoints must end in .ckpt")
+    directory, base = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CheckpointError(f"{path}: the folder {directory} does not exist")
     if isinstance(params, ms.nn.Cell):
         params = {name: p for name, p in params.parameters_and_names()}
     records = [{"name": n, "data": ms.Tensor(_to_numpy(v))} for n, v in params.items()]
-    directory, base = os.path.split(os.path.abspath(path))
+    for stale in glob.glob(os.path.join(glob.escape(directory), f".{glob.escape(base)}.*.tmp.*")):
+        os.remove(stale)
+        logger.warning("removed %s, left by an interrupted save", stale)
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp.ckpt", dir=directory)
     os.close(fd)
+    temporaries = (tmp, os.path.splitext(tmp)[0] + ".tmp")  # MindSpore writes <name>.tmp, then renames it
+    append = {METADATA_PREFIX + key: str(value) for key, value in (metadata or {}).items()}
     try:
-        ms.save_checkpoint(records, tmp)
+        ms.save_checkpoint(records, tmp, append_dict=append or None)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        for leftover in temporaries:
+            if os.path.exists(leftover):
+                os.remove(leftover)
     return path
 
 

@@ -9,6 +9,8 @@ Config; library code takes explicit arguments.
 """
 import dataclasses
 import difflib
+import hashlib
+import json
 import math
 import os
 import re
@@ -325,6 +327,17 @@ def model_kwargs(config):
     """`create_model(config.arch, **model_kwargs(config))`: the network a run's config describes."""
     return dict(depth=config.depth, num_classes=config.num_classes, num_segments=config.num_segments,
                 shift_div=config.shift_div, shift_place=config.shift_place, dropout=config.dropout)
+
+
+def network_settings(config):
+    """The arch and `model_kwargs`: what `load_checkpoint(..., settings=)` compares with a checkpoint's record."""
+    return {'arch': config.arch, **model_kwargs(config)}
+
+
+def checkpoint_metadata(config):
+    """What a run's checkpoints record: the arch, the network's settings (json) and the config's SHA-1."""
+    return {'arch': config.arch, 'model': json.dumps(model_kwargs(config), sort_keys=True),
+            'config_sha1': hashlib.sha1(dump_config(config).encode('utf-8')).hexdigest()}
 
 
 def dataset_kwargs(config):

@@ -190,7 +190,8 @@ def _check_header(path):
         raise PthReadError(f"{path}: cannot open: {err.strerror or err}") from err
     if head.startswith(PICKLE_PROTO):
         raise PthReadError(f"{path}: legacy (pre-1.6, non-zip) torch serialization is not supported; re-save it "
-                           f"with torch >= 1.6: torch.save(torch.load(path), new_path)")
+                           f"with torch >= 1.6, reading it without running pickled code: "
+                           f"torch.save(torch.load(path, map_location='cpu', weights_only=True), new_path)")
     if head != ZIP_MAGIC:
         raise PthReadError(f"{path}: not a torch .pth zip archive (starts with {head!r})")
 

@@ -6,9 +6,12 @@ Full-network `.pth` files are written here by `write_pth`, a minimal torch-forma
 """
 import collections
 import io
+import json
+import logging
 import os
 import pickle
 import shutil
+import subprocess
 import sys
 import zipfile
 
@@ -17,7 +20,8 @@ import pytest
 import mindspore as ms
 
 from src.checkpoint import (CheckpointError, CheckpointMismatchError, convert_params, detect_layout,
-                            infer_num_classes, load_checkpoint, network_shapes, read_params, save_params)
+                            infer_num_classes, load_checkpoint, network_shapes, read_metadata, read_params,
+                            save_params)
 from src.models import create_model
 from src.torch_pickle import PthReadError, load_pth
 
@@ -542,6 +546,115 @@ def test_wrong_network_names_the_file(tmp_path, r18_params):
     with pytest.raises(CheckpointMismatchError, match=r"r18.ckpt does not match the network: 2 mis-shaped: "
                                                       r"\[new_fc.bias \(checkpoint 5 float32, network 6\)"):
         load_checkpoint(net, tmp_path / "r18.ckpt")
+
+
+# ------------------------------------------------------------------------------------ bad input (issue 12)
+def test_an_empty_truncated_or_parameterless_ckpt_is_named(tmp_path, r18_params):
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"^no parameters in .*empty\.ckpt: the file is empty$"):
+        read_params(tmp_path / "empty.ckpt")
+    data = open(save_params(r18_params, tmp_path / "full.ckpt"), "rb").read()
+    (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"cut\.ckpt: cannot read as a MindSpore checkpoint"):
+        load_checkpoint(create_model("tsm", depth=18, num_classes=NUM_CLASSES), tmp_path / "cut.ckpt")
+    save_params({}, tmp_path / "none.ckpt", metadata={"arch": "tsm"})  # only our text entries, no tensor
+    with pytest.raises(CheckpointError, match=r"^no parameters in .*none\.ckpt$"):
+        read_params(tmp_path / "none.ckpt")
+
+
+SETTINGS = {"arch": "tsm", "depth": 18, "num_classes": NUM_CLASSES, "num_segments": 8, "shift_div": 8,
+            "shift_place": "blockres", "dropout": 0.5}
+
+
+def test_a_checkpoint_records_its_network_and_another_arch_is_warned_about(tmp_path, r18_params, caplog):
+    model = json.dumps({k: v for k, v in SETTINGS.items() if k != "arch"})
+    path = save_params(r18_params, tmp_path / "tsm.ckpt", metadata={"arch": "tsm", "model": model})
+    assert read_metadata(path) == {"arch": "tsm", "model": model}
+    assert read_metadata(save_params(r18_params, tmp_path / "plain.ckpt")) == {}
+    tsn = create_model("tsn", depth=18, num_classes=NUM_CLASSES)
+    with caplog.at_level(logging.WARNING, logger="src.checkpoint"):
+        load_checkpoint(tsn, path, settings=dict(SETTINGS, arch="tsn", num_segments=16))
+    assert caplog.messages == [f"{path} was saved from a network with arch tsm (this network: tsn), num_segments 8 "
+                               "(this network: 16); it loads (the parameter names are the same) but this network "
+                               "differs"]
+    np.testing.assert_array_equal(net_arrays(tsn)["new_fc.weight"], r18_params["new_fc.weight"])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="src.checkpoint"):
+        load_checkpoint(create_model("tsm", depth=18, num_classes=NUM_CLASSES), path, settings=SETTINGS)
+        load_checkpoint(tsn, tmp_path / "plain.ckpt", settings=dict(SETTINGS, arch="tsn"))  # nothing recorded
+    assert caplog.messages == []
+    not_loaded, _ = ms.load_param_into_net(tsn, ms.load_checkpoint(path))  # MindSpore's own loader: unaffected
+    assert not_loaded == []
+
+
+def test_a_full_disk_keeps_the_earlier_checkpoint_and_frees_the_space(tmp_path, r18_params):
+    """RLIMIT_FSIZE fails the write as a full disk would; MindSpore's own `<name>.tmp` is removed too."""
+    save_params({"a": np.zeros(2, np.float32)}, tmp_path / "tsm.ckpt")
+    earlier = (tmp_path / "tsm.ckpt").read_bytes()
+    script = ("import resource, signal, sys\n"
+              f"sys.path.insert(0, {ROOT!r})\n"
+              "import src, numpy as np\n"
+              "from src.checkpoint import save_params\n"
+              "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (65536, resource.RLIM_INFINITY))\n"
+              "try:\n"
+              f"    save_params({{'a': np.ones((1000, 100), np.float32)}}, {str(tmp_path / 'tsm.ckpt')!r})\n"
+              "except OSError as err:\n"
+              "    print('failed:', err.strerror)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "failed: File too large" in result.stdout, result.stderr[-2000:]
+    assert os.listdir(tmp_path) == ["tsm.ckpt"] and (tmp_path / "tsm.ckpt").read_bytes() == earlier
+
+
+def test_temporaries_of_a_killed_save_are_removed_by_the_next_save(tmp_path, r18_params):
+    stale = [tmp_path / ".tsm.ckpt.k1ll3d.tmp.ckpt", tmp_path / ".tsm.ckpt.k1ll3d.tmp.tmp"]
+    for path in stale + [tmp_path / ".other.ckpt.x.tmp.ckpt"]:
+        path.write_bytes(b"x" * 100)
+    save_params(r18_params, tmp_path / "tsm.ckpt")
+    assert sorted(os.listdir(tmp_path)) == [".other.ckpt.x.tmp.ckpt", "tsm.ckpt"]  # only those of tsm.ckpt
+
+
+def test_saving_into_a_missing_folder_is_named(tmp_path, r18_params):
+    with pytest.raises(CheckpointError, match=r"nowhere/x\.ckpt: the folder .*nowhere does not exist"):
+        save_params(r18_params, tmp_path / "nowhere" / "x.ckpt")
+
+
+def test_cli_refuses_a_missing_folder_its_own_source_and_an_empty_file(tmp_path, r18_params, capsys):
+    src = save_params(dict(r18_params, epoch_num=np.array(3, np.int32)), tmp_path / "train-e3.ckpt")
+    before = open(src, "rb").read()
+    args = ["--arch", "tsm", "--depth", "18"]
+    assert convert_checkpoint.main(["--src", src, "--dst", str(tmp_path / "nowhere" / "w.ckpt"), *args]) == 1
+    assert capsys.readouterr().err == (f"error: --dst {tmp_path / 'nowhere' / 'w.ckpt'}: the folder "
+                                       f"{tmp_path / 'nowhere'} does not exist\n")
+    same = os.path.join(str(tmp_path), ".", "train-e3.ckpt")
+    assert convert_checkpoint.main(["--src", src, "--dst", same, *args]) == 1
+    assert f"--dst {same} is the --src file" in capsys.readouterr().err
+    assert open(src, "rb").read() == before  # the training checkpoint is intact
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    assert convert_checkpoint.main(["--src", str(tmp_path / "empty.ckpt"), "--dst", str(tmp_path / "w.ckpt"),
+                                    *args]) == 1
+    assert capsys.readouterr().err == f"error: no parameters in {tmp_path / 'empty.ckpt'}: the file is empty\n"
+    assert sorted(os.listdir(tmp_path)) == ["empty.ckpt", "train-e3.ckpt"]
+
+
+def test_cli_replaces_an_existing_output_only_once_verified(tmp_path, r18_params, capsys, monkeypatch):
+    src = save_params(r18_params, tmp_path / "src.ckpt")
+    (tmp_path / "w.ckpt").write_bytes(b"an earlier output")
+    args = ["--src", src, "--dst", str(tmp_path / "w.ckpt"), "--arch", "tsm", "--depth", "18"]
+
+    def verification_fails(net, path, **kwargs):
+        assert os.path.basename(path) == ".w.ckpt.converting.ckpt" and os.path.getsize(path) > 0
+        raise CheckpointError(f"{path}: verification failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(convert_checkpoint, "load_checkpoint", verification_fails)
+        assert convert_checkpoint.main(args) == 1
+    assert "verification failed" in capsys.readouterr().err
+    assert (tmp_path / "w.ckpt").read_bytes() == b"an earlier output"
+    assert sorted(os.listdir(tmp_path)) == ["src.ckpt", "w.ckpt"]
+    assert convert_checkpoint.main(args) == 0
+    assert sorted(os.listdir(tmp_path)) == ["src.ckpt", "w.ckpt"]  # no staging file left
+    np.testing.assert_array_equal(read_params(tmp_path / "w.ckpt")["new_fc.weight"], r18_params["new_fc.weight"])
 
 
 # ------------------------------------------------------------------------------------ CLI

@@ -1,6 +1,7 @@
 """eval.py: every protocol covers the whole list once, --out JSON, any checkpoint spelling, same numbers in-process."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -89,3 +90,40 @@ def test_eval_refuses_a_missing_or_mismatched_checkpoint(setup):
     result = subprocess.run([sys.executable, os.path.join(ROOT, 'eval.py'), *ARGS, *data, '--ckpt', ckpt,
                              '--num_classes', '5', '--class_names', ''], capture_output=True, text=True)
     assert result.returncode != 0 and 'new_fc.weight' in result.stderr
+
+
+def test_a_zero_byte_frame_is_one_error_line_or_a_counted_skip(setup, tmp_path):
+    """The pipeline's RuntimeError is reported as our one line (file named), exit 1, no traceback; with
+    --skip_bad_samples the video is left out and counted; an earlier --out file is never half-written."""
+    root, _, ckpt, data, paths = setup
+    frames = tmp_path / 'frames'
+    shutil.copytree(root / 'frames', frames)
+    (frames / '3' / '000002.jpg').write_bytes(b'')  # val video 3: eval reads frames 2, 4, 6, 8
+    (tmp_path / 'out.json').write_text('earlier')
+    command = [sys.executable, os.path.join(ROOT, 'eval.py'), *ARGS, *data, '--data_root', str(frames), '--ckpt', ckpt,
+               '--out', str(tmp_path / 'out.json')]
+    env = {k: v for k, v in os.environ.items() if k != 'TSM_DEBUG'}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if 'error' in line.lower()]
+    assert errors == [f'eval.py: error: {frames}/3/000002.jpg: empty frame file (0 bytes)'], result.stderr[-3000:]
+    assert 'Traceback' not in result.stderr and (tmp_path / 'out.json').read_text() == 'earlier'
+    result = subprocess.run(command + ['--skip_bad_samples', 'True'], capture_output=True, text=True, timeout=300,
+                            env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / 'out.json') as f:
+        out = json.load(f)
+    assert (out['num_videos'], out['num_missing']) == (7, 1) and '3' not in [v['video'] for v in out['videos']]
+    assert 'skipped 1 bad samples in total' in result.stderr and os.listdir(tmp_path) == ['frames', 'out.json']
+
+
+def test_a_checkpoint_of_another_arch_loads_with_a_warning(setup, tmp_path):
+    root, net, _, data, _ = setup
+    model = json.dumps({'depth': 18, 'num_classes': 4, 'num_segments': 4, 'shift_div': 8, 'shift_place': 'blockres',
+                        'dropout': 0.5})
+    ckpt = save_params(net, str(tmp_path / 'tsm.ckpt'), metadata={'arch': 'tsm', 'model': model})
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'eval.py'), *ARGS, *data, '--ckpt', ckpt,
+                             '--arch', 'tsn'], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (f'WARNING {ckpt} was saved from a network with arch tsm (this network: tsn); it loads'
+            in result.stderr)

@@ -10,7 +10,7 @@ import mindspore as ms
 import mindspore.dataset as ds
 from mindspore import nn
 
-from src.checkpoint import CheckpointError, load_checkpoint
+from src.checkpoint import CheckpointError, load_checkpoint, read_metadata
 from src.models import create_model
 from mindspore.train import Model
 
@@ -273,6 +273,28 @@ def test_resume_refuses_a_weights_only_checkpoint(tmp_path):
     assert manager.save_best(net, 1, {'top1': 50.0})
     with pytest.raises(CheckpointError, match='not a training checkpoint'):
         restore_training_state(step, str(tmp_path / 'tsm-best.ckpt'))
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'empty'])
+def test_resume_from_a_damaged_checkpoint_names_the_file(tmp_path, damage):
+    net, step = _tiny_train_step()
+    path = save_training_state(step, str(tmp_path / 'tsm-e1.ckpt'), epoch=1, step=2)
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2] if damage == 'truncated' else b'')
+    message = 'cannot read as a MindSpore checkpoint' if damage == 'truncated' else 'no parameters in'
+    with pytest.raises(CheckpointError, match=f'{message} .*tsm-e1.ckpt|tsm-e1.ckpt: {message}'):
+        restore_training_state(step, path)
+
+
+def test_checkpoints_record_the_runs_network(tmp_path):
+    net, step = _tiny_train_step()
+    metadata = {'arch': 'tsm', 'model': '{"num_segments": 2}', 'config_sha1': 'c0ffee'}
+    manager = CheckpointManager(str(tmp_path), 'tsm', metadata=metadata)
+    assert read_metadata(manager.save(step, 1, 2)) == metadata
+    assert manager.save_best(net, 1, {'top1': 50.0})
+    assert read_metadata(str(tmp_path / 'tsm-best.ckpt')) == metadata
+    assert restore_training_state(step, str(tmp_path / 'tsm-e1.ckpt')) == (1, 2)  # the text entries do not disturb
 
 
 def test_manager_keeps_the_last_k_and_the_best(tmp_path):

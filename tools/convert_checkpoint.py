@@ -49,21 +49,39 @@ def resolve_num_classes(args, raw):
                           f"or --num_classes")
 
 
+def check_destination(src, dst):
+    """Refuse a --dst whose folder is missing or that is --src itself (a training checkpoint would be replaced by
+    its weights only)."""
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        raise CheckpointError(f"--dst {dst}: the folder {folder} does not exist")
+    if os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
+        raise CheckpointError(f"--dst {dst} is the --src file: write the converted weights to a new file")
+
+
+def staging_name(dst):
+    """Where the output is written and verified before it replaces `dst` (a hidden `.ckpt` next to it)."""
+    folder, base = os.path.split(os.path.abspath(dst))
+    return os.path.join(folder, f".{base}.converting.ckpt")
+
+
 def convert(args):
     """Read, map, check, write and verify; return a one-line summary."""
+    check_destination(args.src, args.dst)
     raw = read_params(args.src)
     num_classes = resolve_num_classes(args, raw)
     net = create_model(args.arch, depth=args.depth, num_classes=num_classes, num_segments=args.num_segments,
                        shift_div=args.shift_div)
     params = convert_params(raw, network_shapes(net), init_only=args.init_only, source=args.src)
-    save_params(params, args.dst)
+    staged = save_params(params, staging_name(args.dst))  # an existing --dst stays as it is until verified
     fresh = create_model(args.arch, depth=args.depth, num_classes=num_classes, num_segments=args.num_segments,
                          shift_div=args.shift_div)
     try:
-        left = load_checkpoint(fresh, args.dst, init_only=args.init_only)
-    except CheckpointError:
-        os.remove(args.dst)  # never leave an unverified output behind
-        raise
+        left = load_checkpoint(fresh, staged, init_only=args.init_only)
+        os.replace(staged, args.dst)
+    finally:
+        if os.path.exists(staged):
+            os.remove(staged)  # never leave an unverified output behind
     kept = f", classifier not converted ({', '.join(left)})" if left else ""
     return (f"wrote {args.dst}: {len(params)} parameters from {args.src} ({detect_layout(list(raw))} layout), "
             f"verified by a strict load into {args.arch}-R{args.depth} with {num_classes} classes{kept}")

@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from src.checkpoint import CheckpointError, save_params
+from src.checkpoint import CheckpointError, load_mindspore_checkpoint, save_params
+from src.files import write_text_atomically
 from src.train_utils.train_step import STATS_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -38,11 +39,11 @@ def weights_digest(net):
     return digest.hexdigest()
 
 
-def save_training_state(train_step, path, epoch, step):
-    """Write the state after `epoch` epochs (`step` optimizer steps) to `path`, atomically."""
+def save_training_state(train_step, path, epoch, step, metadata=None):
+    """Write the state after `epoch` epochs (`step` optimizer steps) to `path`, atomically (with `metadata`)."""
     params = {name: p.asnumpy() for name, p in training_state(train_step).items()}
     params.update(epoch_num=np.array(epoch, np.int32), step_num=np.array(step, np.int32))
-    return save_params(params, path)
+    return save_params(params, path, metadata)
 
 
 def restore_training_state(train_step, path):
@@ -51,7 +52,7 @@ def restore_training_state(train_step, path):
 
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such checkpoint to resume from")
-    saved = ms.load_checkpoint(path)
+    saved = load_mindspore_checkpoint(path)  # CheckpointError naming the file if empty, truncated or corrupt
     missing_counters = [c for c in COUNTERS if c not in saved]
     if missing_counters:
         raise CheckpointError(f"{path}: not a training checkpoint (no {missing_counters}); to start from weights "
@@ -68,10 +69,13 @@ def restore_training_state(train_step, path):
 
 
 class CheckpointManager:
-    """Epoch checkpoints `<directory>/<prefix>-e<epoch>.ckpt` (the last `keep` kept) and the best by top-1."""
+    """Epoch checkpoints `<directory>/<prefix>-e<epoch>.ckpt` (the last `keep` kept) and the best by top-1.
 
-    def __init__(self, directory, prefix, keep=5):
-        self.directory, self.prefix, self.keep = directory, prefix, keep
+    `metadata` ({'arch': ..., ...}, see src.config.checkpoint_metadata) is recorded in every checkpoint written.
+    """
+
+    def __init__(self, directory, prefix, keep=5, metadata=None):
+        self.directory, self.prefix, self.keep, self.metadata = directory, prefix, keep, metadata
         self.pattern = re.compile(rf'^{re.escape(prefix)}-e(\d+)\.ckpt$')
         os.makedirs(directory, exist_ok=True)
 
@@ -88,7 +92,7 @@ class CheckpointManager:
 
     def save(self, train_step, epoch, step):
         path = save_training_state(train_step, os.path.join(self.directory, f'{self.prefix}-e{epoch}.ckpt'),
-                                   epoch, step)
+                                   epoch, step, self.metadata)
         for _, old in self.epoch_checkpoints()[:-self.keep] if self.keep > 0 else []:
             os.remove(old)
         return path
@@ -108,11 +112,9 @@ class CheckpointManager:
         best = self.best_top1()
         if best is not None and metrics['top1'] <= best:
             return False
-        path = save_params(net, os.path.join(self.directory, f'{self.prefix}-best.ckpt'))
-        tmp = self.best_json + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump({'epoch': epoch, 'checkpoint': os.path.basename(path), **metrics}, f, indent=1)
-        os.replace(tmp, self.best_json)
+        path = save_params(net, os.path.join(self.directory, f'{self.prefix}-best.ckpt'), self.metadata)
+        write_text_atomically(self.best_json, json.dumps({'epoch': epoch, 'checkpoint': os.path.basename(path),
+                                                          **metrics}, indent=1))
         return True
 
 
