@@ -1,6 +1,8 @@
 """train.py end to end on a tiny demo set: outputs, checkpoints, kill -9 and --resume, the configs it ships."""
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,6 +86,33 @@ def test_train_refuses_missing_data_and_resume_without_checkpoint(tmp_path, tiny
     assert result.returncode != 0 and f'output_dir {tmp_path} already holds a run (checkpoints/tsm-e3.ckpt)' in \
         result.stderr
     assert (tmp_path / 'checkpoints' / 'tsm-e3.ckpt').read_bytes() == b'an earlier run'
+
+
+@pytest.mark.slow  # two train.py runs, ~30 s
+def test_a_zero_byte_frame_in_training_is_one_error_line_or_a_counted_skip(tmp_path, tiny_demo):
+    """Issue 12: the pipeline's error reaches the user as one line naming the frame (exit 1, no traceback); with
+    --skip_bad_samples the video is replaced and counted."""
+    data = dict(zip(tiny_demo[::2], tiny_demo[1::2]))
+    frames = tmp_path / 'frames'
+    shutil.copytree(data['--data_root'], frames)
+    with open(data['--train_list']) as f:
+        video = f.readline().split()[0]
+    for name in os.listdir(frames / video):
+        (frames / video / name).write_bytes(b'')  # every frame: whichever the random sampling draws
+    env = {k: v for k, v in os.environ.items() if k != 'TSM_DEBUG'}
+    extra = ('--data_root', str(frames), '--epochs', '1', '--eval_every', '0', '--seed', '0')
+    result = subprocess.run(train_command(tmp_path / 'stop', tiny_demo, *extra), capture_output=True, text=True,
+                            env=env, timeout=600)
+    errors = [line for line in result.stderr.splitlines() if 'error' in line.lower()]
+    assert result.returncode == 1 and len(errors) == 1 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+    assert re.fullmatch(rf"train\.py: error: {re.escape(str(frames))}/{video}/00000[1-8]\.jpg: empty frame file "
+                        r"\(0 bytes\)", errors[0])
+    result = subprocess.run(train_command(tmp_path / 'skip', tiny_demo, *extra, '--skip_bad_samples', 'True'),
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(rf"skipped bad sample: .*/{video}/00000[1-8]\.jpg: empty frame file", result.stderr)
+    assert 'skipped 1 bad samples in total' in result.stderr
+    assert [r['epoch'] for r in records(tmp_path / 'skip') if 'epoch' in r][-1] == 1
 
 
 def test_demo_configs_differ_only_in_arch_output_dir_and_tin_shift_div():
