@@ -334,8 +334,13 @@ def load_checkpoint(net, path, *, init_only=False, settings=None):
 
 def settings_differences(metadata, settings):
     """['arch tsm (this network: tsn)', ...] for the COMPARED_SETTINGS a checkpoint records differently."""
-    recorded = dict(json.loads(metadata.get("model", "{}")), **({"arch": metadata["arch"]} if "arch" in metadata
-                                                                 else {}))
+    try:
+        recorded = json.loads(metadata.get("model", "{}"))
+    except ValueError:
+        recorded = None
+    recorded = dict(recorded) if isinstance(recorded, dict) else {}  # a damaged record compares nothing
+    if "arch" in metadata:
+        recorded["arch"] = metadata["arch"]
     return [f"{key} {recorded[key]} (this network: {settings[key]})" for key in COMPARED_SETTINGS
             if key in recorded and key in settings and recorded[key] != settings[key]]
 

@@ -586,6 +586,11 @@ def test_a_checkpoint_records_its_network_and_another_arch_is_warned_about(tmp_p
     assert caplog.messages == []
     not_loaded, _ = ms.load_param_into_net(tsn, ms.load_checkpoint(path))  # MindSpore's own loader: unaffected
     assert not_loaded == []
+    damaged = save_params(r18_params, tmp_path / "damaged.ckpt", metadata={"arch": "tsm", "model": "{not json"})
+    with caplog.at_level(logging.WARNING, logger="src.checkpoint"):
+        load_checkpoint(tsn, damaged, settings=dict(SETTINGS, arch="tsn", num_segments=16))
+    assert caplog.messages == [f"{damaged} was saved from a network with arch tsm (this network: tsn); it loads (the "
+                               "parameter names are the same) but this network differs"]
 
 
 def test_a_full_disk_keeps_the_earlier_checkpoint_and_frees_the_space(tmp_path, r18_params):
