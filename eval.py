@@ -22,6 +22,7 @@ from src.evaluate import MultiViewClassifier, evaluate
 from src.files import write_text_atomically
 from src.metrics import top_predictions
 from src.models import create_model
+from src.models.fold_bn import fold_batchnorm
 from src.runtime import init_context
 from src.train_utils import all_reduce_sum, device_id_from_env, init_parallel, resolve_amp_level, setup_logging
 
@@ -63,6 +64,7 @@ def main():
     records = dataset.records
     net = create_model(config.arch, **model_kwargs(config))
     load_checkpoint(net, config.ckpt, settings=network_settings(config))
+    fold_batchnorm(net)  # exact inference with fewer kernels (src/models/fold_bn.py)
     amp_level = resolve_amp_level(config.amp_level, config.device_target)
     if amp_level != 'O0':
         net = ms.amp.auto_mixed_precision(net, amp_level)

@@ -24,7 +24,8 @@ import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 
 from src.checkpoint import load_checkpoint
-from src.config import get_config, model_kwargs, parse_cli
+from src.config import get_config, model_kwargs, network_settings, parse_cli
+from src.errors import run_entry
 from src.models import create_model
 from src.models.fold_bn import fold_batchnorm
 from src.models.resnet import ZeroPadMaxPool
@@ -121,7 +122,7 @@ def main(argv=None):
         raise SystemExit(f'export.py: {err}') from None
     init_context(config.device_target, config.mode, device_id)
     net = create_model(config.arch, **model_kwargs(config), onnx_stem=config.file_format == 'ONNX')
-    load_checkpoint(net, config.ckpt)
+    load_checkpoint(net, config.ckpt, settings=network_settings(config))
     logging.info('folded %d BatchNorm layers into their convolutions', fold_batchnorm(net))
     os.makedirs(config.output_dir, exist_ok=True)
     path = export_network(net, os.path.join(config.output_dir, config.file_name), config.file_format,
@@ -133,4 +134,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_entry(main)
