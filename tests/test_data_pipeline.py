@@ -67,7 +67,7 @@ def test_eval_shards_cover_every_video_once(demo):
         batch_counts.append(len(out))
         for clip, label, index in out:
             assert clip.shape == (3, 6, T * 3, 32, 32)
-            seen += [(int(i), int(l)) for i, l in zip(index, label) if i >= 0]
+            seen += [(int(i), int(y)) for i, y in zip(index, label) if i >= 0]
     records = read_list_file(paths["val"])
     assert sorted(seen) == [(i, r.label) for i, r in enumerate(records)]
     assert len(set(batch_counts)) == 1

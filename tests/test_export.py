@@ -1,4 +1,5 @@
-"""export.py: the MINDIR loaded back and the ONNX file in onnxruntime run the network's logits, float32 or uint8 input."""
+"""export.py: the MINDIR loaded back and the ONNX file in onnxruntime run the network's logits, float32 or uint8
+input."""
 import os
 import subprocess
 import sys

@@ -120,7 +120,8 @@ def test_cpu_chain_reproduces_eval_py(evaluated, input_dtype, script):
              f'--output_dir={wrong / "logits"}', '--device_target=CPU']
     result = subprocess.run(infer, capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 1
-    assert f'{wrong / "clip_bad.bin"} holds {clip_bytes // 2} bytes, the model input takes {clip_bytes}' in result.stderr
+    assert (f'{wrong / "clip_bad.bin"} holds {clip_bytes // 2} bytes, the model input takes {clip_bytes}'
+            in result.stderr)
     # an option given twice is refused, not silently overridden
     result = subprocess.run(infer + ['--device_target=Ascend'], capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 1
@@ -284,7 +285,8 @@ def test_postprocess_computes_top1_top5_and_names_bad_files(tmp_path):
     clips = [{'clip': f'clip_{row:06d}', 'label': label, 'video': f'class {row}/video {row}.mp4'}
              for row, label in enumerate(labels)]
     label_file.write_text(json.dumps({'num_classes': 4, 'clips': clips}))
-    args = ['--result_dir', str(tmp_path / 'logits'), '--label_file', str(label_file), '--out', str(tmp_path / 'a.json')]
+    args = ['--result_dir', str(tmp_path / 'logits'), '--label_file', str(label_file), '--out',
+            str(tmp_path / 'a.json')]
     metrics = postprocess_main(args)
     assert metrics['top1'] == pytest.approx(100 / 3) and metrics['top5'] == 100 and metrics['num_videos'] == 3
     assert json.loads((tmp_path / 'a.json').read_text())['top1'] == pytest.approx(100 / 3)

@@ -8,4 +8,5 @@ from src.data.transforms import SSV2_FLIP_PAIRS, EvalTransform, TrainTransform
 
 __all__ = ["BadSampleError", "ClipSource", "EvalTransform", "FrameFolderReader", "SSV2_FLIP_PAIRS",
            "TrainTransform", "VideoReader", "VideoRecord", "count_frame_files", "count_video_frames", "create_dataset",
-           "create_reader", "eval_rows", "make_demo_dataset", "read_class_names", "read_list_file", "sample_clip_indices"]
+           "create_reader", "eval_rows", "make_demo_dataset", "read_class_names",
+           "read_list_file", "sample_clip_indices"]
