@@ -122,7 +122,8 @@ def main():
                                  group_size)
     logger.info('%s-R%d, %d segments: %d epochs x %d steps of %d clips x %d devices, from epoch %d%s',
                 config.arch, config.depth, config.num_segments, config.epochs, steps_per_epoch, config.batch_size,
-                group_size, start_epoch + 1, ', dataset sinking' if config.dataset_sink_mode else '')
+                group_size, start_epoch + 1,  # MindSpore never sinks on CPU (train/model.py)
+                ', dataset sinking' if config.dataset_sink_mode and config.device_target != 'CPU' else '')
     try:
         if start_epoch < config.epochs:
             Model(train_step).train(config.epochs, train_set, callbacks=callbacks, initial_epoch=start_epoch,
