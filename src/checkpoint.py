@@ -3,7 +3,8 @@
 Accepted inputs (the layout is detected from the parameter names, the container from the file content):
 - `mindspore`: our own `.ckpt` files, also with `base_model.` missing on some names; optimizer state is ignored.
 - `torch_tsm`: the official PyTorch TSM/TSN `.pth` (`{'state_dict': {'module.base_model.…': …}}`).
-- `torchvision`: an ImageNet ResNet `.pth` (`conv1.weight`, `layer1.0.downsample.0.weight`, `fc.*` dropped), an
+- `torchvision`: an ImageNet ResNet or MobileNetV2 `.pth` (`conv1.weight`, `layer1.0.downsample.0.weight`, `fc.*`
+  dropped; `features.2.conv.0.0.weight` numbered flat as the official TSM layout, `classifier.*` dropped), an
   initialisation for the backbone: load it with `init_only=True`, `new_fc` keeps its initial values.
 Loading is strict: every network parameter must be found with its shape, nothing may be left over, and no two
 names may map to the same parameter; otherwise one error lists what is missing, unexpected, mis-shaped or ambiguous.
@@ -12,6 +13,7 @@ import glob
 import json
 import logging
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -38,12 +40,18 @@ TORCH_BN_MARKERS = ("running_mean", "running_var")
 TORCH_MODULES = {"downsample": "down_sample_layer"}  # one path component -> its MindSpore name
 TORCH_DROPPED_LEAVES = ("num_batches_tracked",)
 TORCH_WRAPPER = "module."  # nn.DataParallel
-# Official TSM/TSN code keeps the classifier in base_model.fc when dropout == 0.
-TORCH_TSM_PREFIXES = {"base_model.fc.": CLASSIFIER_PREFIX}
-TORCHVISION_DROPPED = ("fc.weight", "fc.bias")  # the ImageNet classifier
-# Unshifted spelling -> our spelling of a block's first conv (our blocks always wrap it as `net`; TSN and
-# torchvision name it plainly). Applied only when the plain name is not a network parameter itself.
-SHIFTED_CONV = (".conv1.weight", ".conv1.net.weight")
+# Official TSM/TSN code keeps the classifier in base_model.fc (MobileNetV2: base_model.classifier) when dropout == 0.
+TORCH_TSM_PREFIXES = {"base_model.fc.": CLASSIFIER_PREFIX, "base_model.classifier.": CLASSIFIER_PREFIX}
+# the ImageNet classifier: ResNet `fc`, torchvision MobileNetV2 `classifier.1` (after its dropout), flat `classifier`
+TORCHVISION_DROPPED = ("fc.weight", "fc.bias", "classifier.1.weight", "classifier.1.bias", "classifier.weight",
+                      "classifier.bias")
+# Unshifted spelling -> our spelling of a shiftable block's first conv (ResNet `conv1`, MobileNetV2 `conv.0`; our
+# blocks always wrap it as `net`; TSN and torchvision name it plainly). Applied only when the plain name is not a
+# network parameter itself.
+SHIFTED_CONVS = ((".conv1.weight", ".conv1.net.weight"), (".conv.0.weight", ".conv.0.net.weight"))
+# torchvision's MobileNetV2 block `features.K.conv`: m nested conv-BN-ReLU6 groups `I.J` (J = 0, 1, 2), then a plain
+# conv and BN `I` (I = m, m + 1); the official TSM layout (ours) numbers the same layers flat: 3*I + J, 3*m + I - m.
+TORCHVISION_BLOCK = re.compile(r"^(features\.\d+\.conv)\.(\d+)\.(?:(\d+)\.)?([a-z_]+)$")
 
 LAYOUTS = ("mindspore", "torch_tsm", "torchvision")
 MAX_LISTED = 20
@@ -186,9 +194,29 @@ def _map_mindspore(names, targets):
     return mapping, dropped
 
 
+def _flat_block_names(paths):
+    """torchvision MobileNetV2 block names -> the flat official ones (TORCHVISION_BLOCK); others unchanged."""
+    matches = {path: TORCHVISION_BLOCK.match(path) for path in paths}
+    nested = {}  # block -> number of nested groups
+    for m in filter(None, matches.values()):
+        if m.group(3) is not None:
+            nested[m.group(1)] = max(nested.get(m.group(1), 0), int(m.group(2)) + 1)
+    flat = {}
+    for path, m in matches.items():
+        if m is None:
+            flat[path] = path
+            continue
+        block, index, inner, leaf = m.group(1), int(m.group(2)), m.group(3), m.group(4)
+        groups = nested.get(block, 0)
+        position = 3 * index + int(inner) if inner is not None else 3 * groups + index - groups
+        flat[path] = f"{block}.{position}.{leaf}"
+    return flat
+
+
 def _map_torch(names, targets, layout):
     """PyTorch names -> ours through the TORCH_* tables; `num_batches_tracked` (and torchvision `fc`) dropped."""
     bn_modules = {n.rsplit(".", 1)[0] for n in names if n.rsplit(".", 1)[-1] in TORCH_BN_MARKERS}
+    flat = _flat_block_names([_strip_wrapper(n) for n in names]) if layout == "torchvision" else {}
     mapping, dropped = {}, []
     for name in names:
         module, _, leaf = name.rpartition(".")
@@ -198,6 +226,7 @@ def _map_torch(names, targets, layout):
             continue
         if module in bn_modules:
             leaf = TORCH_BN_LEAVES.get(leaf, leaf)
+        path = flat.get(path, path)
         parts = [TORCH_MODULES.get(p, p) for p in path.split(".")[:-1]]
         ours = ".".join(parts + [leaf])
         if layout == "torchvision":
@@ -210,11 +239,11 @@ def _map_torch(names, targets, layout):
 
 
 def _shifted_conv_name(name, targets):
-    plain, wrapped = SHIFTED_CONV
-    if name not in targets and name.endswith(plain):
-        candidate = name[: -len(plain)] + wrapped
-        if candidate in targets:
-            return candidate
+    for plain, wrapped in SHIFTED_CONVS:
+        if name not in targets and name.endswith(plain):
+            candidate = name[: -len(plain)] + wrapped
+            if candidate in targets:
+                return candidate
     return name
 
 

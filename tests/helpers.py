@@ -7,8 +7,11 @@ import pytest
 import mindspore as ms
 
 
-def randomize(net, seed=0):
-    """Give every parameter random, well-scaled values (BN variances positive); return them as a NumPy dict."""
+def randomize(net, seed=0, conv_gain=1.0):
+    """Give every parameter random, well-scaled values (BN variances positive); return them as a NumPy dict.
+
+    conv_gain scales the convolution weights: deep stacks without a residual in every layer (MobileNetV2) need 2,
+    else the signal fades and the logits are the biases whatever the input."""
     rng = np.random.default_rng(seed)
     values = {}
     for p in net.get_parameters():
@@ -18,7 +21,7 @@ def randomize(net, seed=0):
         elif p.name.endswith('gamma'):
             v = rng.uniform(0.5, 1.0, shape)
         elif len(shape) >= 2:
-            v = rng.standard_normal(shape) * np.sqrt(1.0 / np.prod(shape[1:]))
+            v = rng.standard_normal(shape) * np.sqrt(1.0 / np.prod(shape[1:])) * (conv_gain if len(shape) == 4 else 1)
         else:
             v = rng.standard_normal(shape) * 0.1
         values[p.name] = v.astype(np.float32)

@@ -663,6 +663,110 @@ def test_cli_replaces_an_existing_output_only_once_verified(tmp_path, r18_params
     np.testing.assert_array_equal(read_params(tmp_path / "w.ckpt")["new_fc.weight"], r18_params["new_fc.weight"])
 
 
+# ------------------------------------------------------------------------------------ MobileNetV2
+# Table 2 of the MobileNetV2 paper: expansion, output channels, blocks, first stride
+MOBILENET_V2 = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                (6, 320, 1, 1)]
+
+
+def torch_mobilenet_v2(num_classes, seed=0, plain_first_conv=False):
+    """(official TSM state dict, torchvision state dict, official name -> ours) holding the same random weights,
+    written from the two PyTorch module trees: the official `archs/mobilenet_v2.py` wrapped by TSN in DataParallel
+    (flat `conv.<i>`, TemporalShift's `.net` on the first conv of every expanding residual block, `module.new_fc`)
+    and torchvision's `mobilenet_v2` (conv-BN-ReLU6 groups nested as `conv.<i>.<j>`, `classifier.1`)."""
+    rng = np.random.default_rng(seed)
+    official, torchvision, ours = {}, {}, {}
+    bn_leaves = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+
+    def add(official_name, torchvision_name, array, our_name):
+        official["module.base_model." + official_name], torchvision[torchvision_name] = array, array
+        ours["module.base_model." + official_name] = "base_model." + our_name
+
+    def add_conv(official_module, torchvision_module, shape, shifted=False):
+        net = ".net" if shifted and not plain_first_conv else ""
+        add(f"{official_module}{net}.weight", f"{torchvision_module}.weight", rng.standard_normal(shape),
+            f"{official_module}{'.net' if shifted else ''}.weight")
+
+    def add_bn(official_module, torchvision_module, channels):
+        for leaf, ms_leaf in bn_leaves.items():
+            array = rng.uniform(0.5, 1.5, channels) if leaf == "running_var" else rng.standard_normal(channels)
+            add(f"{official_module}.{leaf}", f"{torchvision_module}.{leaf}", array, f"{official_module}.{ms_leaf}")
+        official[f"module.base_model.{official_module}.num_batches_tracked"] = np.array(7)
+        torchvision[f"{torchvision_module}.num_batches_tracked"] = np.array(7)
+
+    def add_block(prefix, layers, shifted):
+        flat, nested = 0, 0  # positions in the official and the torchvision sequence
+        for kind, out_channels, in_channels, kernel in layers:
+            shape = (out_channels, in_channels, kernel, kernel)
+            if kind == "conv-bn-relu6":
+                add_conv(f"{prefix}.{flat}", f"{prefix}.{nested}.0", shape, shifted and flat == 0)
+                add_bn(f"{prefix}.{flat + 1}", f"{prefix}.{nested}.1", out_channels)
+                flat, nested = flat + 3, nested + 1
+            else:  # conv then BN
+                add_conv(f"{prefix}.{flat}", f"{prefix}.{nested}", shape)
+                add_bn(f"{prefix}.{flat + 1}", f"{prefix}.{nested + 1}", out_channels)
+                flat, nested = flat + 2, nested + 2
+
+    def add_stem_or_last(prefix, out_channels, in_channels, kernel):  # `{0: conv, 1: BN, 2: ReLU6}` in both
+        add_conv(f"{prefix}.0", f"{prefix}.0", (out_channels, in_channels, kernel, kernel))
+        add_bn(f"{prefix}.1", f"{prefix}.1", out_channels)
+
+    add_stem_or_last("features.0", 32, 3, 3)
+    index, channels = 1, 32
+    for expansion, out_channels, blocks, first_stride in MOBILENET_V2:
+        for i in range(blocks):
+            hidden = channels * expansion
+            layers = [("conv-bn-relu6", hidden, channels, 1)] if expansion != 1 else []
+            layers += [("conv-bn-relu6", hidden, 1, 3), ("conv", out_channels, hidden, 1)]
+            residual = (first_stride if i == 0 else 1) == 1 and channels == out_channels
+            add_block(f"features.{index}.conv", layers, shifted=residual and expansion != 1)
+            index, channels = index + 1, out_channels
+    add_stem_or_last(f"features.{index}", 1280, 320, 1)
+    official["module.new_fc.weight"] = rng.standard_normal((num_classes, 1280))
+    official["module.new_fc.bias"] = rng.standard_normal(num_classes)
+    ours.update({"module.new_fc.weight": "new_fc.weight", "module.new_fc.bias": "new_fc.bias"})
+    torchvision["classifier.1.weight"], torchvision["classifier.1.bias"] = np.ones((1000, 1280)), np.ones(1000)
+    as_float = lambda d: {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in d.items()}  # noqa
+    return as_float(official), as_float(torchvision), ours
+
+
+@pytest.mark.parametrize("plain_first_conv", [False, True])  # TSM, and TSN's plain spelling of the shifted convs
+def test_official_mobilenet_v2_pth_loads_strictly(tmp_path, plain_first_conv):
+    official, _, ours = torch_mobilenet_v2(7, plain_first_conv=plain_first_conv)
+    path = write_pth(tmp_path / "TSM_kinetics_RGB_mobilenetv2.pth", {"epoch": 100, "state_dict": official})
+    net = create_model("tsm_mobilenetv2", num_classes=7)
+    assert load_checkpoint(net, path) == []
+    loaded = net_arrays(net)
+    assert len(ours) == len(loaded) == 262 and sum(".net." in n for n in ours.values()) == 10
+    for name, our_name in ours.items():
+        np.testing.assert_array_equal(loaded[our_name], official[name], err_msg=name)
+
+
+def test_torchvision_mobilenet_v2_initialises_the_same_weights(tmp_path):
+    official, torchvision, _ = torch_mobilenet_v2(7)
+    from_official, from_torchvision = (create_model("tsm_mobilenetv2", num_classes=7) for _ in range(2))
+    load_checkpoint(from_official, write_pth(tmp_path / "official.pth", {"state_dict": official}))
+    path = write_pth(tmp_path / "mobilenet_v2-b0353104.pth", torchvision)
+    with pytest.raises(CheckpointMismatchError, match=r"2 missing: \[new_fc.bias, new_fc.weight\].*init_only=True"):
+        load_checkpoint(from_torchvision, path)
+    assert load_checkpoint(from_torchvision, path, init_only=True) == ["new_fc.bias", "new_fc.weight"]
+    expected, got = net_arrays(from_official), net_arrays(from_torchvision)
+    for name, array in expected.items():
+        if not name.startswith("new_fc."):
+            np.testing.assert_array_equal(got[name], array, err_msg=name)
+    np.testing.assert_array_equal(got["base_model.features.3.conv.3.weight"],  # a depthwise conv, nested in torchvision
+                                  torchvision["features.3.conv.1.0.weight"])
+
+
+def test_a_mobilenet_v2_pth_missing_a_layer_is_refused_with_its_name(tmp_path):
+    official, _, _ = torch_mobilenet_v2(7)
+    del official["module.base_model.features.5.conv.4.running_var"]
+    path = write_pth(tmp_path / "cut.pth", {"state_dict": official})
+    with pytest.raises(CheckpointMismatchError, match=r"cut.pth does not match the network: 1 missing: "
+                                                      r"\[base_model.features.5.conv.4.moving_variance\]"):
+        load_checkpoint(create_model("tsm_mobilenetv2", num_classes=7), path)
+
+
 # ------------------------------------------------------------------------------------ CLI
 def test_cli_converts_and_verifies(tmp_path, r18_params, capsys):
     src = write_pth(tmp_path / "tsn.pth", {"state_dict": to_torch_names(r18_params, plain_conv1=True)})
@@ -686,3 +790,16 @@ def test_cli_fails_clearly(tmp_path, r18_params, capsys):
     assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--depth", "18", "--init_only"]) == 0
     assert "classifier not converted" in capsys.readouterr().out
     assert "new_fc.weight" not in read_params(dst)
+
+
+def test_cli_converts_an_official_mobilenet_v2_for_a_registered_model(tmp_path, capsys):
+    official, _, _ = torch_mobilenet_v2(9)
+    src = write_pth(tmp_path / "mnv2.pth", {"state_dict": official})
+    dst = tmp_path / "mnv2.ckpt"
+    assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--model", "tsm_mobilenetv2"]) == 0
+    assert "verified by a strict load into tsm-MobileNetV2 with 9 classes" in capsys.readouterr().out
+    assert read_params(dst)["base_model.features.16.conv.0.net.weight"].shape == (960, 160, 1, 1)
+    assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--model", "tsm_r50"]) == 1
+    assert "mnv2.pth does not match the network" in capsys.readouterr().err
+    assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--model", "tsm_mobilenet"]) == 1
+    assert "unknown model 'tsm_mobilenet'" in capsys.readouterr().err

@@ -1,5 +1,6 @@
-"""The Hub entry builds every variant with the published defaults and reads nothing at import; our Hub card reads as
-MindSpore Hub reads it, and what it names builds the published network through the Hub's own call sequence."""
+"""The Hub entry builds every registered model with its registered defaults and reads nothing at import; our Hub card
+reads as MindSpore Hub reads it, states what the registry holds for its model, and what it names builds the published
+network through the Hub's own call sequence."""
 import importlib
 import importlib.util
 import json
@@ -14,6 +15,7 @@ import yaml
 import mindspore as ms
 
 import mindspore_hub_conf
+from src.models import MODELS, get_spec
 from src.runtime import CPU_DEFAULTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -80,17 +82,37 @@ def published_params():
 def test_import_reads_no_argv(monkeypatch):
     monkeypatch.setattr(sys, 'argv', ['prog', '--not-a-config-key', 'oops'])
     module = importlib.reload(mindspore_hub_conf)
-    assert module.HUB_DEFAULTS == {'depth': 50, 'num_classes': 174, 'num_segments': 8}
+    assert tuple(module.create_network('tsm_r18', 3).new_fc.weight.shape) == (3, 512)
 
 
-@pytest.mark.parametrize('name, num_params', [('tsm', 267), ('tsn', 267), ('tsm_online', 267), ('tin', 267 + 16 * 8)])
-def test_create_network_defaults_to_the_published_network(name, num_params):
+# name -> (parameters, features): ResNet-50 267 (TIN: + 8 per block in 16 blocks), ResNet-18 102, ResNet-101 522
+NETWORKS = {'tsm_r50': (267, 2048), 'tsn_r50': (267, 2048), 'tsm_online_r50': (267, 2048),
+            'tin_r50': (267 + 16 * 8, 2048), 'tsm_r18': (102, 512), 'tsm_r101': (522, 2048),
+            'tsn_mobilenetv2': (262, 1280), 'tsm_mobilenetv2': (262, 1280), 'tsm_online_mobilenetv2': (262, 1280)}
+
+
+def test_every_registered_model_is_offered():
+    assert set(NETWORKS) == set(MODELS)
+
+
+@pytest.mark.parametrize('name', sorted(NETWORKS))
+def test_create_network_builds_every_registered_model_with_its_defaults(name):
     net = mindspore_hub_conf.create_network(name)
+    spec = get_spec(name)
     params = {p.name: tuple(p.shape) for p in net.get_parameters()}
-    assert len(params) == num_params and params['new_fc.weight'] == (174, 2048)
-    assert net.num_segments == 8
-    if name == 'tin':  # a quarter of 64 input channels interlaced, in groups of 4
+    num_params, features = NETWORKS[name]
+    assert len(params) == num_params and params['new_fc.weight'] == (spec.num_classes, features)
+    assert net.num_segments == spec.num_segments == 8
+    if name == 'tin_r50':  # a quarter of 64 input channels interlaced, in groups of 4
         assert params['base_model.layer1.0.conv1.temporal_op.weight_net.conv.weight'] == (2, 16, 1, 3)
+
+
+@pytest.mark.parametrize('arch, name', [('tsm', 'tsm_r50'), ('tsn', 'tsn_r50'), ('tsm_online', 'tsm_online_r50'),
+                                        ('tin', 'tin_r50')])
+def test_a_bare_arch_is_its_resnet50_model(arch, name):
+    net = mindspore_hub_conf.create_network(arch, depth=18)
+    reference = mindspore_hub_conf.create_network(name, depth=18)
+    assert {p.name: p.shape for p in net.get_parameters()} == {p.name: p.shape for p in reference.get_parameters()}
 
 
 def test_create_network_takes_num_classes_positionally_as_the_hub_forwards_it():
@@ -108,12 +130,11 @@ def test_create_network_takes_num_classes_positionally_as_the_hub_forwards_it():
 
 def test_the_card_reads_as_the_hub_reads_it():
     header, markdown = read_card(CARD)
-    assert (header['model-name'], header['backbone-name'], header['module-type']) == ('tsm', 'resnet50', 'cv')
+    assert (header['model-name'], header['backbone-name'], header['module-type']) == ('tsm_r50', 'resnet50', 'cv')
     assert header['fine-tunable'] is True and header['used-for'] == 'inference'
-    assert header['input-shape'] == [1, 24, 224, 224]  # (N, num_segments * 3, crop, crop) of the defaults
     assert header['mindspore-version'] == header['model-version'] == '2.10'
     assert header['train-dataset'] == 'somethingsomethingv2'  # a name in the Hub's _valid_dataset
-    assert header['evaluation'] == 'top1acc58.0 | top5acc85.0' and header['license'] == 'Apache2.0'
+    assert header['license'] == 'Apache2.0'
     info = repo_info(header['repo-link'])
     assert info['group'] == header['user-id']
     asset = header['asset'][header['asset-id']]
@@ -128,6 +149,24 @@ def test_the_card_reads_as_the_hub_reads_it():
     assert headings[:3] == ['Introduction', 'Usage', 'Citation'] and not any(h.endswith(':') for h in headings)
     card_uid = f"{header['user-id']}/{header['mindspore-version']}/{os.path.splitext(os.path.basename(CARD))[0]}"
     assert f"mindspore_hub.load('{card_uid}', 174, pretrained=True)" in markdown
+
+
+def test_the_card_states_what_the_registry_holds_for_its_model():
+    header, markdown = read_card(CARD)
+    spec = get_spec(header['model-name'])
+    checkpoint = spec.checkpoint
+    asset = header['asset'][header['asset-id']]
+    assert asset['asset-link'].strip('<>') == checkpoint.url and checkpoint.url.endswith('/' + checkpoint.file_name)
+    assert asset['asset-sha256'] == checkpoint.sha256
+    assert header['evaluation'] == f'top1acc{checkpoint.top1} | top5acc{checkpoint.top5}'
+    assert header['input-shape'] == [1, 3 * spec.num_segments, spec.input_size, spec.input_size]
+    assert (spec.arch, spec.backbone, spec.depth) == ('tsm', 'resnet', 50) and header['backbone-name'] == 'resnet50'
+    assert f'({spec.num_segments} frames, {spec.num_classes} classes)' in header['summary']
+    prose = markdown.replace('\n', ' ')
+    assert f'top-1 {checkpoint.top1} %, top-5 {checkpoint.top5} %' in prose
+    assert f'(N, {3 * spec.num_segments}, {spec.input_size}, {spec.input_size})' in prose
+    assert f'Output: `(N, {spec.num_classes})` logits' in prose
+    assert f'mean `{spec.mean}` and std `{spec.std}`' in prose
 
 
 HUB_SEQUENCE = r"""

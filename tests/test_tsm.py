@@ -117,8 +117,14 @@ def test_last_bn_of_each_branch_starts_at_zero_and_head_is_initialised_as_publis
 
 
 def test_bad_arguments_and_inputs_are_refused():
-    with pytest.raises(ValueError, match="unknown arch 'tsmm'"):
+    with pytest.raises(ValueError, match="unknown model 'tsmm'; registered: tsm_r50, "):
         create_model('tsmm')
+    with pytest.raises(ValueError, match="unknown arch 'tsmm'"):
+        create_model('tsm_r18', arch='tsmm')
+    with pytest.raises(ValueError, match="unknown backbone 'vgg16'"):
+        create_model('tsm', backbone='vgg16')
+    with pytest.raises(TypeError, match=r"unknown model keyword\(s\) \['depht'\]"):
+        create_model('tsm', depht=18)
     with pytest.raises(ValueError, match="unknown shift_place 'res'"):
         create_model('tsm', shift_place='res')
     with pytest.raises(ValueError, match='unsupported ResNet depth 42'):

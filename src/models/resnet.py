@@ -6,13 +6,13 @@ momentum 0.9 (PyTorch's 0.1), the last BN of each residual branch starting at ga
 from mindspore import nn
 from mindspore.common.initializer import HeNormal
 
-from src.models.temporal_ops import TemporalConv
+from src.models.temporal_ops import TemporalBlock, TemporalConv
 
 
-def conv2d(in_channels, out_channels, kernel_size, stride=1):
+def conv2d(in_channels, out_channels, kernel_size, stride=1, group=1):
     """Bias-free convolution with symmetric padding `kernel_size // 2` and Kaiming (fan_out) init."""
     return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, pad_mode='pad',
-                     padding=kernel_size // 2, has_bias=False,
+                     padding=kernel_size // 2, group=group, has_bias=False,
                      weight_init=HeNormal(mode='fan_out', nonlinearity='relu'))
 
 
@@ -25,21 +25,20 @@ def down_sample(in_channels, out_channels, stride):
     return nn.SequentialCell([conv2d(in_channels, out_channels, 1, stride), batch_norm(out_channels)])
 
 
-class ResidualBlock(nn.Cell):
+class ResidualBlock(TemporalBlock):
     """Shared wiring: `input_op` acts on the whole block input (in-place shift), `conv1.temporal_op` on the branch.
 
     Subclasses define `conv1` (a TemporalConv) and `rest(first)`, the residual branch after conv1.
     """
 
     def __init__(self, input_op, down_sample_layer):
-        super().__init__()
-        self.input_op = input_op if input_op is not None else nn.Identity()
+        super().__init__(input_op)
         self.relu = nn.ReLU()
         self.down_sample_layer = down_sample_layer if down_sample_layer is not None else nn.Identity()
 
-    def construct(self, x):
-        x = self.input_op(x)
-        return self.merge(self.conv1(x), x)
+    @property
+    def first_conv(self):
+        return self.conv1
 
     def merge(self, first, x):
         """The block after `conv1`: `first` is conv1's output, `x` the block input (for the shortcut)."""
@@ -108,7 +107,7 @@ class ZeroPadMaxPool(nn.Cell):
 
 
 class ResNet(nn.Cell):
-    """Stem + four stages + global average pool: `(B, 3, H, W)` -> `(B, num_features)`.
+    """`stem` + four `stages` + global average `pool`: `(B, 3, H, W)` -> `(B, num_features)`.
 
     `make_ops(stage, index, in_channels)` returns `(conv1_op, input_op)` for each block, so the temporal
     modelling is chosen by the caller and the backbone never branches on it. `onnx_stem`: the stem pool as
@@ -133,10 +132,20 @@ class ResNet(nn.Cell):
             in_channels = channels * block.expansion
         self.num_features = in_channels
 
-    def construct(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+    @property
+    def stages(self):
+        """The block sequences between `stem` and `pool`, in order (streaming walks them block by block)."""
+        return self.layer1, self.layer2, self.layer3, self.layer4
+
+    def stem(self, x):
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+
+    def pool(self, x):
         return x.mean(axis=(2, 3))  # [B, C, h, w] -> [B, C]
+
+    def construct(self, x):
+        x = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
+        return self.pool(x)
 
 
 def make_stage(block, in_channels, channels, num_blocks, stride, make_ops):

@@ -65,6 +65,35 @@ class TemporalConv(nn.Cell):
         return self.net(self.temporal_op(x))
 
 
+class TemporalBlock(nn.Cell):
+    """A backbone block whose first convolution (`first_conv`, a TemporalConv) or whole input (`input_op`) takes a
+    temporal op; subclasses define `first_conv` and `merge(first, x)`, the block after that convolution.
+
+    Offline: `construct(x)`. One frame of the online network: `construct(x, cache) -> (out, new_cache)`, where
+    `cache` holds channels `[0, fold)` of this block's input at the previous frame: each block owns its cache, as
+    in the original online demo.
+    """
+
+    def __init__(self, input_op=None):
+        super().__init__()
+        self.input_op = input_op if input_op is not None else nn.Identity()
+
+    def construct(self, x, cache=None):
+        if cache is None:
+            x = self.input_op(x)
+            return self.merge(self.first_conv(x), x)
+        fold = cache.shape[1]
+        shifted = ops.concat((cache, x[:, fold:]), axis=1)  # channels [0, fold) from the previous frame
+        return self.merge(self.first_conv.net(shifted), x), x[:, :fold]
+
+    def cache_channels(self):
+        """Channels cached when streaming: `C // shift_div` with an online shift on the first conv, 0 without."""
+        op = getattr(self.first_conv, 'temporal_op', nn.Identity())
+        if not isinstance(self.input_op, nn.Identity) or not isinstance(op, (OnlineTemporalShift, nn.Identity)):
+            raise ValueError("streaming needs a tsm_online network with shift_place 'blockres'")
+        return self.first_conv.net.in_channels // op.shift_div if isinstance(op, OnlineTemporalShift) else 0
+
+
 # name -> builder(in_channels, num_segments, shift_div); 'none' builds nothing.
 TEMPORAL_OPS = {
     'none': None,

@@ -2,6 +2,8 @@
 from mindspore import Tensor, dtype as mstype, nn
 from mindspore.common.initializer import Normal
 
+from src.models.mobilenet_v2 import MobileNetV2
+from src.models.registry import network_kwargs
 from src.models.resnet import ResNet
 from src.models.temporal_ops import create_temporal_op
 from src.pixels import pixel_affine
@@ -14,6 +16,7 @@ ARCHS = {
     'tin': 'interlace',
 }
 SHIFT_PLACES = ('blockres', 'block')
+BACKBONES = ('resnet', 'mobilenetv2')
 
 
 class TSMNet(nn.Cell):
@@ -46,24 +49,36 @@ class TSMNet(nn.Cell):
         return logits.reshape(n, self.num_segments, -1).mean(axis=1)  # [N*T, K] -> [N, T, K] -> [N, K]
 
 
-def create_model(arch='tsm', *, depth=50, num_classes=174, num_segments=8, shift_div=8, shift_place='blockres',
-                 dropout=0.5, onnx_stem=False):
-    """Build a TSN/TSM/online-TSM/TIN ResNet video classifier whose parameter names match the published checkpoint.
+def create_model(name='tsm', *, onnx_stem=False, **overrides):
+    """Build the registered model `name` (`python -m src.models` lists them; a bare arch `tsn`, `tsm`, `tsm_online`,
+    `tin` is its ResNet-50 entry) with its defaults; keywords override them: arch, backbone (resnet, mobilenetv2),
+    depth (ResNet), num_classes, num_segments, shift_div, shift_place, dropout. Parameter names match the published
+    checkpoints. `create_model('tsm', depth=18, num_classes=5)` is `tsm_r50` with three defaults overridden.
 
-    ResNet-101 shifts every other block (as the original TSM does for deep networks); the others shift all.
-    TIN follows MMAction2 with `shift_div=4` (a quarter of the channels interlaced); pass it explicitly.
-    `onnx_stem`: build the stem pool in the form MindSpore's ONNX exporter translates correctly (same results).
+    ResNet-101 shifts every other block (as the original TSM does for deep networks); the others shift all, and
+    MobileNetV2 every block with a residual connection. `onnx_stem`: build the ResNet stem pool in the form
+    MindSpore's ONNX exporter translates correctly (same results; MobileNetV2 has no stem pool).
     """
+    kwargs = network_kwargs(name, **overrides)
+    arch, backbone, depth, shift_place = kwargs['arch'], kwargs['backbone'], kwargs['depth'], kwargs['shift_place']
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(ARCHS)}")
     if shift_place not in SHIFT_PLACES:
         raise ValueError(f"unknown shift_place {shift_place!r}; expected one of {SHIFT_PLACES}")
-    shift_every = 2 if depth >= 101 else 1
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; expected one of {BACKBONES}")
+    shift_every = 2 if backbone == 'resnet' and depth is not None and depth >= 101 else 1
 
     def make_ops(stage, index, in_channels):
         if index % shift_every:
             return None, None
-        op = create_temporal_op(ARCHS[arch], in_channels, num_segments, shift_div)
+        op = create_temporal_op(ARCHS[arch], in_channels, kwargs['num_segments'], kwargs['shift_div'])
         return (op, None) if shift_place == 'blockres' else (None, op)
 
-    return TSMNet(ResNet(depth, make_ops, onnx_stem), num_classes, num_segments, dropout)
+    if backbone == 'resnet':
+        base_model = ResNet(depth, make_ops, onnx_stem)
+    elif depth is not None:
+        raise ValueError(f"depth={depth} is a ResNet setting; the {backbone} backbone has none")
+    else:
+        base_model = MobileNetV2(make_ops)
+    return TSMNet(base_model, kwargs['num_classes'], kwargs['num_segments'], kwargs['dropout'])

@@ -1,0 +1,55 @@
+"""MobileNetV2-TSM: the official TSM names and shapes, the shift where the original puts it, parity with an
+independent NumPy network for every variant and both placements."""
+import numpy as np
+import pytest
+import mindspore as ms
+
+import numpy_mobilenet_v2
+from helpers import randomize, relative_error
+from src.models import create_model
+from src.models.mobilenet_v2 import InvertedResidual
+
+TEMPORAL = {'tsn': 'none', 'tsm': 'shift', 'tsm_online': 'online_shift'}
+T = 4
+
+
+def logits(net, clips):
+    net.set_train(False)
+    return net(ms.Tensor(clips)).asnumpy()
+
+
+@pytest.mark.parametrize('arch, shift_place', [('tsm', 'blockres'), ('tsn', 'blockres'), ('tsm_online', 'blockres'),
+                                               ('tsm', 'block')])
+def test_network_matches_the_numpy_reference(arch, shift_place):
+    net = create_model(arch, backbone='mobilenetv2', num_classes=5, num_segments=T, shift_place=shift_place)
+    params = randomize(net, seed=3, conv_gain=2)
+    clips, other = np.random.default_rng(4).standard_normal((2, 2, 3 * T, 40, 48)).astype(np.float32)
+    expected = numpy_mobilenet_v2.forward(params, clips, T, 8, TEMPORAL[arch], shift_place)
+    out = logits(net, clips)
+    assert relative_error(out, expected) < 1e-5
+    assert relative_error(logits(net, other), out) > 0.05  # conv_gain 2: the logits depend on the clip
+
+
+def test_graph_mode_matches_the_numpy_reference_with_a_quarter_shifted(run_in_mode):
+    net = create_model('tsm_mobilenetv2', num_classes=3, num_segments=T, shift_div=4)
+    params = randomize(net, seed=5, conv_gain=2)
+    clips = np.random.default_rng(6).standard_normal((1, 3 * T, 32, 32)).astype(np.float32)
+    expected = numpy_mobilenet_v2.forward(params, clips, T, 4, 'shift')
+    assert relative_error(run_in_mode('graph', lambda: logits(net, clips)), expected) < 1e-5
+
+
+def test_only_the_temporal_variants_see_frame_order():
+    clips = np.random.default_rng(7).standard_normal((1, 3 * T, 32, 32)).astype(np.float32)
+    reverse = clips.reshape(1, T, 3, 32, 32)[:, ::-1].reshape(1, -1, 32, 32).copy()
+    for arch, order_matters in (('tsn', False), ('tsm', True)):
+        net = create_model(arch, backbone='mobilenetv2', num_classes=5, num_segments=T)
+        randomize(net, seed=8, conv_gain=2)
+        difference = relative_error(logits(net, reverse), logits(net, clips))
+        assert (difference > 1e-3) if order_matters else (difference < 1e-5)
+
+
+def test_a_temporal_op_is_refused_where_the_original_puts_none():
+    with pytest.raises(ValueError, match='only residual blocks with an expansion take a temporal op'):
+        InvertedResidual(16, 24, 2, 6, conv_op=ms.nn.Identity())
+    with pytest.raises(ValueError, match='depth=50 is a ResNet setting; the mobilenetv2 backbone has none'):
+        create_model('tsm_mobilenetv2', depth=50)

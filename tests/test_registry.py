@@ -1,0 +1,107 @@
+"""The model registry: names resolve to their defaults, overrides apply, every published checkpoint fits its
+model's network name for name and shape, and README's model table is the registry's."""
+import os
+import re
+import runpy
+
+import numpy as np
+import pytest
+from mindspore import nn
+
+from src.checkpoint import convert_params, network_shapes
+from src.models import MODELS, create_model, get_spec
+from src.models.registry import HUB_CHECKPOINT, network_kwargs, registry_table
+from src.models.temporal_ops import TemporalConv
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TORCH_BN = {'gamma': 'weight', 'beta': 'bias', 'moving_mean': 'running_mean', 'moving_variance': 'running_var'}
+
+
+def test_a_bare_arch_is_its_resnet50_entry_and_tin_interlaces_a_quarter():
+    assert get_spec('tsm') is MODELS['tsm_r50'] and get_spec('TIN') is MODELS['tin_r50']
+    assert network_kwargs('tin')['shift_div'] == 4 and network_kwargs('tsm')['shift_div'] == 8
+    tin = create_model('tin', depth=18, num_classes=5, num_segments=4)
+    assert tin.base_model.layer1[0].conv1.temporal_op.fold == 64 // 4
+    assert create_model('tin', depth=18, num_segments=4, shift_div=8).base_model.layer1[0].conv1.temporal_op.fold == 8
+
+
+def test_overrides_change_only_what_they_name():
+    base = network_kwargs('tsm_r50')
+    assert base == dict(arch='tsm', backbone='resnet', depth=50, num_classes=174, num_segments=8, shift_div=8,
+                        shift_place='blockres', dropout=0.5)
+    assert network_kwargs('tsm_r50', num_classes=5, depth=18) == {**base, 'num_classes': 5, 'depth': 18}
+    assert network_kwargs('tsm', backbone='mobilenetv2')['depth'] is None  # no ResNet depth on MobileNetV2
+    assert network_kwargs('tsm_mobilenetv2', backbone='resnet')['depth'] == 50
+    assert network_kwargs('tsm_online_mobilenetv2') == dict(
+        arch='tsm_online', backbone='mobilenetv2', depth=None, num_classes=27, num_segments=8, shift_div=8,
+        shift_place='blockres', dropout=0.5)
+
+
+def test_unknown_names_and_keywords_are_refused():
+    with pytest.raises(ValueError, match=r"unknown model 'tsm_r52'; registered: tsm_r50, tsn_r50, .*"
+                                         r"tsm_online_mobilenetv2 \(or an arch: tsn, tsm, tsm_online, tin\)"):
+        get_spec('tsm_r52')
+    with pytest.raises(TypeError, match=r"unknown model keyword\(s\) \['classes'\]"):
+        network_kwargs('tsm_r50', classes=5)
+
+
+def official_names(net):
+    """Our names -> the official PyTorch TSM ones, written out: DataParallel `module.`, torch BN leaves, `downsample`,
+    and `.net` only on the convolutions that are shifted (ResNet-101 shifts every other block)."""
+    unshifted = {name for name, cell in net.cells_and_names()
+                 if isinstance(cell, TemporalConv) and isinstance(cell.temporal_op, nn.Identity)}
+    bn_modules = {name.rsplit('.', 1)[0] for name in network_shapes(net) if name.endswith('.moving_mean')}
+    names = {}
+    for name in network_shapes(net):
+        module, leaf = name.rsplit('.', 1)
+        leaf = TORCH_BN[leaf] if module in bn_modules else leaf
+        torch_module = module[:-len('.net')] if module[:-len('.net')] in unshifted else module
+        names[name] = f"module.{torch_module.replace('down_sample_layer', 'downsample')}.{leaf}"
+    return names
+
+
+def hub_names():
+    """The Hub checkpoint's parameter names (tests/fixtures, read from the published file)."""
+    with open(os.path.join(ROOT, 'tests', 'fixtures', 'hub_tsm_r50_sthv2_params.tsv')) as f:
+        header = f.read(1000)
+        f.seek(0)
+        names = [line.split('\t')[0] for line in f if not line.startswith('#')]
+    return header, names
+
+
+@pytest.mark.parametrize('name', [n for n, spec in MODELS.items() if spec.checkpoint is not None])
+def test_every_published_checkpoint_fits_its_network_strictly(name):
+    """Each checkpoint in its own layout (the Hub's MindSpore names with optimizer state, or the official PyTorch
+    names) maps onto the registered network with nothing missing, left over or mis-shaped; no weights allocated."""
+    spec = get_spec(name)
+    net = create_model(name)
+    shapes = network_shapes(net)
+    if spec.checkpoint is HUB_CHECKPOINT:
+        header, names = hub_names()
+        assert spec.checkpoint.file_name in header and f'sha256 {spec.checkpoint.sha256}' in header
+        stored = {n: np.broadcast_to(np.float32(i), shapes[n]) for i, n in enumerate(names)}
+        stored['moments.new_fc.weight'], stored['learning_rate'] = stored['new_fc.weight'], np.float32(0.01)
+        expected = {n: n for n in names}
+    else:
+        assert spec.checkpoint.file_name.startswith('TSM_') and spec.checkpoint.url.endswith(spec.checkpoint.file_name)
+        expected = {torch: ours for ours, torch in official_names(net).items()}
+        stored = {torch: np.broadcast_to(np.float32(i), shapes[ours]) for i, (torch, ours) in
+                  enumerate(expected.items())}
+    params = convert_params(stored, shapes, source=spec.checkpoint.file_name)
+    assert set(params) == set(shapes)
+    assert all(params[ours].flat[0] == stored[src].flat[0] for src, ours in expected.items())
+
+
+def test_python_m_src_models_prints_the_table(capsys):
+    runpy.run_module('src.models', run_name='__main__')
+    assert capsys.readouterr().out == registry_table() + '\n'
+    assert registry_table().count('\n| `') == len(MODELS)
+
+
+def test_readme_model_table_is_the_registry_table():
+    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        readme = f.read()
+    found = re.search(r'<!-- model table: python -m src.models -->\n(.*?)\n<!-- end of model table -->', readme,
+                      re.S)
+    assert found, 'README lost its model table markers'
+    assert found.group(1) == registry_table()
