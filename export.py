@@ -65,7 +65,8 @@ def check_onnx_exportable(net):
     if any(isinstance(cell, TemporalInterlace) for _, cell in net.cells_and_names()):
         raise ValueError("ONNX export of TIN is not supported: MindSpore 2.10's exporter writes its Conv1d as an "
                          "invalid Squeeze that ONNX runtimes reject; export TIN as MINDIR (or AIR on Ascend)")
-    if not isinstance(net.base_model.maxpool, ZeroPadMaxPool):
+    stem_pool = getattr(net.base_model, 'maxpool', None)  # ResNet's; MobileNetV2 has none
+    if stem_pool is not None and not isinstance(stem_pool, ZeroPadMaxPool):
         raise ValueError("ONNX export needs the network built with create_model(..., onnx_stem=True)")
 
 

@@ -22,6 +22,9 @@ import yaml
 
 from src.errors import InputError
 from src.files import write_text_atomically
+from src.models.registry import DEFAULT_MODEL, MODELS, get_spec
+
+MODEL = MODELS[DEFAULT_MODEL]  # the model keys default to the registry's published model (python -m src.models)
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,14 @@ class Config:
     seed: int = _key(0, 'random seed for weights, sampling and augmentation', range=Range(0, 2 ** 32 - 1))
     output_dir: str = _key('outputs', 'checkpoints, logs and the effective config.yaml go here', check=_nonempty)
     # model
-    arch: str = _key('tsm', 'temporal modelling: tsn (none), tsm (bi-directional shift), tsm_online (past only), '
-                     'tin (learned interlace, use shift_div 4)', ('tsn', 'tsm', 'tsm_online', 'tin'))
-    depth: int = _key(50, 'ResNet depth', (18, 34, 50, 101))
-    num_classes: int = _key(174, 'number of classes of the classifier', range=POSITIVE_INT)
-    num_segments: int = _key(8, 'frames per clip (T)', range=POSITIVE_INT)
-    shift_div: int = _key(8, 'shift 1/shift_div of the channels each way', range=Range(2, 64))
+    arch: str = _key(MODEL.arch, 'temporal modelling: tsn (none), tsm (bi-directional shift), tsm_online (past '
+                     'only), tin (learned interlace)', ('tsn', 'tsm', 'tsm_online', 'tin'))
+    backbone: str = _key(MODEL.backbone, 'resnet (of depth) or mobilenetv2 (width 1.0)', ('resnet', 'mobilenetv2'))
+    depth: int = _key(MODEL.depth, 'ResNet depth', (18, 34, 50, 101))
+    num_classes: int = _key(MODEL.num_classes, 'number of classes of the classifier', range=POSITIVE_INT)
+    num_segments: int = _key(MODEL.num_segments, 'frames per clip (T)', range=POSITIVE_INT)
+    shift_div: int = _key(MODEL.shift_div, "shift 1/shift_div of the channels each way (set nowhere: the arch's "
+                          "registered value, see python -m src.models)", range=Range(2, 64))
     shift_place: str = _key('blockres', 'blockres: shift the residual branch; block: the whole block input',
                             ('blockres', 'block'))
     dropout: float = _key(0.5, 'drop probability before the classifier', range=Range(0, 1, high_open=True))
@@ -310,6 +315,8 @@ def get_config(argv=None, config_path=None):
         sources.update(dict.fromkeys(from_file, path))
     values.update(overrides)
     sources.update({name: f"command line --{name}" for name in overrides})
+    if 'shift_div' not in values:  # the arch's registered value (TIN interlaces a quarter of the channels)
+        values['shift_div'] = get_spec(values.get('arch', MODEL.arch)).shift_div
     return check_config(Config(**values), sources)
 
 
@@ -325,8 +332,9 @@ def with_absolute_paths(config):
 
 def model_kwargs(config):
     """`create_model(config.arch, **model_kwargs(config))`: the network a run's config describes."""
-    return dict(depth=config.depth, num_classes=config.num_classes, num_segments=config.num_segments,
-                shift_div=config.shift_div, shift_place=config.shift_place, dropout=config.dropout)
+    return dict(backbone=config.backbone, depth=config.depth if config.backbone == 'resnet' else None,
+                num_classes=config.num_classes, num_segments=config.num_segments, shift_div=config.shift_div,
+                shift_place=config.shift_place, dropout=config.dropout)
 
 
 def network_settings(config):

@@ -186,3 +186,19 @@ def test_two_config_files_are_composed_in_order(tmp_path):
 def test_text_keys_take_the_command_line_text_as_it_is():
     c = get_config(['--frame_template', '{:05d}.jpg', '--output_dir', 'yes', '--data_root', '123', '--ckpt', '~'])
     assert (c.frame_template, c.output_dir, c.data_root, c.ckpt) == ('{:05d}.jpg', 'yes', '123', '~')
+
+
+def test_model_keys_default_to_the_registry_and_reach_create_model():
+    from src.config import model_kwargs
+    from src.models import get_spec
+
+    published = get_spec('tsm_r50')
+    c = Config()
+    assert (c.arch, c.backbone, c.depth, c.num_classes, c.num_segments) == ('tsm', 'resnet', 50, 174, 8) == \
+        (published.arch, published.backbone, published.depth, published.num_classes, published.num_segments)
+    assert get_config(['--arch', 'tin']).shift_div == 4  # set nowhere: TIN's registered value
+    assert get_config(['--arch', 'tin', '--shift_div', '8']).shift_div == 8
+    mobilenet = model_kwargs(get_config(['--backbone', 'mobilenetv2', '--num_classes', '6']))
+    assert (mobilenet['backbone'], mobilenet['depth'], mobilenet['num_classes']) == ('mobilenetv2', None, 6)
+    with pytest.raises(ConfigError, match=r"'backbone' must be one of \['resnet', 'mobilenetv2'\], got 'vgg'"):
+        get_config(['--backbone', 'vgg'])

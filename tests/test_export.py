@@ -221,3 +221,28 @@ def test_run_export_sh_exports_batch_1_with_the_device_id(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert 'input (1, 6, 32, 32) uint8, DEVICE_ID 2' in result.stdout
     assert mindir_input_shape(str(tmp_path / 'out' / 'tsm.mindir')) == (1, 6, 32, 32)
+
+
+@pytest.fixture(scope='module')
+def mobilenet_v2(tmp_path_factory):
+    """A randomized TSM-MobileNetV2 (conv gain 2: its logits then depend on the clip), its checkpoint, test clips."""
+    net = create_model('tsm', backbone='mobilenetv2', num_classes=5, num_segments=4)
+    randomize(net, conv_gain=2)
+    net.set_train(False)
+    ckpt = save_params(net, str(tmp_path_factory.mktemp('mobilenet_v2') / 'mnv2.ckpt'))
+    return net, ckpt, normalize(np.random.default_rng(3).integers(0, 256, (2, 12, 64, 64)).astype(np.uint8))
+
+
+def test_mobilenet_v2_exports_from_its_config_keys(mobilenet_v2, tmp_path):
+    """`--backbone mobilenetv2` through export.py (BN folded, MINDIR)."""
+    net, ckpt, clips = mobilenet_v2
+    result = run_export(tmp_path, '--ckpt', ckpt, '--backbone', 'mobilenetv2', '--file_name', 'mnv2')
+    assert result.returncode == 0, result.stderr[-3000:]
+    mindir = run_mindir(str(tmp_path / 'mnv2.mindir'), clips)
+    assert relative_error(mindir, net(ms.Tensor(clips)).asnumpy()) < 1e-5
+
+
+def test_mobilenet_v2_exports_to_onnx_without_a_stem_pool(mobilenet_v2, tmp_path):
+    net, _, clips = mobilenet_v2
+    path = export_network(net, str(tmp_path / 'mnv2'), 'ONNX', 2, 4, 64)
+    assert relative_error(run_onnx(path, clips), net(ms.Tensor(clips)).asnumpy()) < 1e-5

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from src.config import load_yaml
+from src.config import get_config, load_yaml
 from src.data import make_demo_dataset
 from src.train_utils import create_lr_schedule, scale_lr
 
@@ -115,12 +115,16 @@ def test_a_zero_byte_frame_in_training_is_one_error_line_or_a_counted_skip(tmp_p
     assert [r['epoch'] for r in records(tmp_path / 'skip') if 'epoch' in r][-1] == 1
 
 
-def test_demo_configs_differ_only_in_arch_output_dir_and_tin_shift_div():
-    tsm, tsn, tin = (load_yaml(os.path.join(ROOT, 'configs', f'demo_{arch}.yaml')) for arch in ('tsm', 'tsn', 'tin'))
+def test_demo_configs_differ_only_in_the_model_and_output_dir():
+    tsm, tsn, tin, mobilenet = (load_yaml(os.path.join(ROOT, 'configs', f'demo_{name}.yaml'))
+                                for name in ('tsm', 'tsn', 'tin', 'tsm_mobilenetv2'))
     assert {k for k in tsm.keys() | tsn.keys() if tsm.get(k) != tsn.get(k)} == {'arch', 'output_dir'}
-    assert {k for k in tsm.keys() | tin.keys() if tsm.get(k) != tin.get(k)} == {'arch', 'output_dir', 'shift_div'}
-    assert (tin['arch'], tin['shift_div']) == ('tin', 4)
-    assert (tsm['arch'], tsn['arch'], tsm['device_target']) == ('tsm', 'tsn', 'CPU')
+    assert {k for k in tsm.keys() | tin.keys() if tsm.get(k) != tin.get(k)} == {'arch', 'output_dir'}
+    assert {k for k in tsm.keys() | mobilenet.keys() if tsm.get(k) != mobilenet.get(k)} == \
+        {'backbone', 'depth', 'output_dir'}  # no ResNet depth
+    assert get_config(['--config_path', os.path.join(ROOT, 'configs', 'demo_tin.yaml')]).shift_div == 4  # registry
+    assert (tsm['arch'], tsn['arch'], tsm['device_target'], mobilenet['backbone']) == ('tsm', 'tsn', 'CPU',
+                                                                                       'mobilenetv2')
 
 
 def test_tin_trains_its_offset_and_weight_networks(tmp_path, tiny_demo):
