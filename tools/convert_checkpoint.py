@@ -65,13 +65,13 @@ def network_name(kwargs):
     return f"{kwargs['arch']}-{backbone}"
 
 
-def check_destination(src, dst):
+def check_destination(source, dst):
     """Refuse a --dst whose folder is missing or that is --src itself (a training checkpoint would be replaced by
     its weights only)."""
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         raise CheckpointError(f"--dst {dst}: the folder {folder} does not exist")
-    if os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
+    if os.path.exists(dst) and os.path.exists(source) and os.path.samefile(source, dst):
         raise CheckpointError(f"--dst {dst} is the --src file: write the converted weights to a new file")
 
 

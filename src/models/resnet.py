@@ -127,7 +127,8 @@ class ResNet(nn.Cell):
         in_channels = 64
         for stage, num_blocks in enumerate(stage_sizes):
             channels, stride = 64 * 2 ** stage, 1 if stage == 0 else 2
-            layer = make_stage(block, in_channels, channels, num_blocks, stride, lambda i, c, s=stage: make_ops(s, i, c))
+            layer = make_stage(block, in_channels, channels, num_blocks, stride,
+                               lambda i, c, s=stage: make_ops(s, i, c))
             setattr(self, f'layer{stage + 1}', layer)
             in_channels = channels * block.expansion
         self.num_features = in_channels
