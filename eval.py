@@ -3,6 +3,7 @@
     python eval.py --ckpt tsm_r50_sthv2.ckpt --device_target CPU --data_root D --val_list V            # 1 x 224
     python eval.py ... --num_crops 3 --crop_size 256 --scale_size 256                                    # 3 crops
     python eval.py ... --num_clips 2 --num_crops 3 --crop_size 256 --scale_size 256 --out results.json  # 2 x 3
+    python eval.py ... --eval_protocol zoo_r17      # as model zoo r1.7 measured the Hub checkpoint's 58.0 / 85.0
 
 Reports top-1, top-5 and mean class accuracy (views' logits averaged). Accepts the Hub `.ckpt`, a converted or
 official `.pth`, and our training checkpoints. `--out` writes the metrics and every video's top-5 as JSON.
@@ -30,6 +31,9 @@ logger = logging.getLogger('eval')
 
 
 def protocol_name(config):
+    if config.eval_protocol == 'zoo_r17':
+        return (f"zoo_r17: r1.7 frame indices, frames squashed to {config.scale_size} x {config.scale_size}, 1 clip x "
+                f"centre crop of {config.crop_size}, {config.num_segments} frames, videos of < 3 frames left out")
     return (f"{config.num_clips} clip(s) x {config.num_crops} crop(s) of {config.crop_size}, short side "
             f"{config.scale_size}, {config.num_segments} frames, {config.sampling} sampling")
 
@@ -60,7 +64,7 @@ def main():
     class_names = read_class_names(config.class_names, config.num_classes) if config.class_names else None
     dataset = create_dataset(config.val_list, config.data_root, False, config.batch_size, config.num_segments,
                              num_clips=config.num_clips, num_crops=config.num_crops, num_shards=group_size,
-                             shard_id=rank, **dataset_kwargs(config))
+                             shard_id=rank, eval_protocol=config.eval_protocol, **dataset_kwargs(config))
     records = dataset.records
     net = create_model(config.arch, **model_kwargs(config))
     load_checkpoint(net, config.ckpt, settings=network_settings(config))

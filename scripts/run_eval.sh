@@ -9,13 +9,18 @@ Usage: bash scripts/run_eval.sh DEVICE_TARGET CONFIG_PATH CKPT OUTPUT_DIR [--key
   CONFIG_PATH    the yaml the model was trained with (arch, depth, num_classes, num_segments, data keys)
   CKPT           the Hub .ckpt, an official TSM .pth (converted or not), or a checkpoint of train.py
   OUTPUT_DIR     eval.log (eval_<rank>.log / worker_<rank>.log when distributed) and eval_results.json
-  --key value    overrides; protocols: --num_clips 1|2 --num_crops 1|3 --crop_size 224|256 --scale_size 256
+  --key value    overrides; protocols: --num_clips 1|2 --num_crops 1|3 --crop_size 224|256 --scale_size 256,
+                 or --eval_protocol zoo_r17 (model zoo r1.7's, which measured the Hub file's 58.0 / 85.0)
 Environment: DEVICE_ID (default 0), DEVICE_NUM (default 1; > 1 runs msrun, the set is split across
 devices and the results all-reduced), PYTHON (default python3 from PATH), MASTER_PORT (msrun, default 8119).
 Example (2 clips x 3 crops of 256):
   bash scripts/run_eval.sh Ascend default_config.yaml /models/tsm_r50_sthv2.ckpt /runs/eval \\
       --data_root /data/ssv2/frames --val_list /data/ssv2/val_videofolder.txt \\
       --num_clips 2 --num_crops 3 --crop_size 256 --scale_size 256
+Example (the Hub checkpoint as model zoo r1.7 measured it; DEVICE_NUM=8 in front for 8 devices):
+  bash scripts/run_eval.sh Ascend configs/datasets/sthv2_frames.yaml \\
+      tsm_ascend_v170_somethingsomethingv2_research_cv_top1acc58.0_top5acc85.0.ckpt /runs/eval_hub \\
+      --eval_protocol zoo_r17
 USAGE
 }
 

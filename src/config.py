@@ -122,6 +122,10 @@ class Config:
                          'starts) or dense 64-frame windows', ('segment', 'dense'))
     num_clips: int = _key(1, 'eval clips per video (segment: 1 or 2; dense: 10 in the reference)', range=POSITIVE_INT)
     num_crops: int = _key(1, 'eval crops per clip: 1 centre or 3 along the long side', (1, 3))
+    eval_protocol: str = _key('reference', "eval.py: reference (the sampling and aspect-keeping crops above) or "
+                              "zoo_r17 (model zoo r1.7's test pipeline, which measured the Hub checkpoint's 58.0 / "
+                              "85.0: its frame indices, frames squashed to scale_size x scale_size, 1 centre crop, "
+                              "videos of < 3 frames left out)", ('reference', 'zoo_r17'))
     num_parallel_workers: int = _key(8, 'data loading workers per device', range=POSITIVE_INT)
     worker_processes: bool = _key(False, 'workers as processes (scale past the GIL on many-core hosts) instead of '
                                   'threads (less CPU per clip: OpenCV decodes and resizes without the GIL)')
@@ -297,6 +301,12 @@ def check_config(config, sources=None):
     if config.sampling == 'segment' and config.num_clips > 2:
         raise ConfigError(f"segment sampling takes 1 clip (centres) or 2 (centres + starts): "
                           f"{where('sampling', 'num_clips')}")
+    if config.eval_protocol == 'zoo_r17' and (config.sampling, config.num_clips, config.num_crops) != ('segment', 1, 1):
+        raise ConfigError(f"eval_protocol zoo_r17 takes segment sampling, 1 clip and 1 crop: "
+                          f"{where('eval_protocol', 'sampling', 'num_clips', 'num_crops')}")
+    if config.eval_protocol == 'zoo_r17' and config.crop_size % 2 and not config.scale_size % 2:
+        raise ConfigError(f"eval_protocol zoo_r17 cuts an odd crop_size from an even scale_size one pixel too wide or "
+                          f"narrow (PIL rounds both edges): {where('crop_size', 'scale_size')}")
     if any(label >= config.num_classes for label in config.flip_pairs):
         raise ConfigError(f"flip_pairs names a label >= num_classes: {where('flip_pairs', 'num_classes')}")
     return config

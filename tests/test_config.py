@@ -171,6 +171,21 @@ def test_rules_between_keys_name_where_each_value_came_from(tmp_path):
         get_config(['--flip_pairs', '[4, 5]', '--num_classes', '5'])
 
 
+def test_eval_protocol_is_reference_by_default_and_zoo_r17_is_one_centre_view(tmp_path):
+    assert Config().eval_protocol == 'reference'
+    assert get_config(['--eval_protocol', 'zoo_r17']).eval_protocol == 'zoo_r17'
+    with pytest.raises(ConfigError, match=r"'eval_protocol' must be one of \['reference', 'zoo_r17'\], got 'zoo'"):
+        get_config(['--eval_protocol', 'zoo'])
+    path = write(tmp_path, 'eval_protocol: zoo_r17\n')
+    with pytest.raises(ConfigError, match=rf"zoo_r17 takes segment sampling, 1 clip and 1 crop: eval_protocol "
+                                          rf"'zoo_r17' from {path}, sampling 'segment' from the defaults, num_clips 1 "
+                                          rf"from the defaults, num_crops 3 from command line --num_crops"):
+        get_config(['--config_path', path, '--num_crops', '3'])
+    with pytest.raises(ConfigError, match=r"zoo_r17 cuts an odd crop_size from an even scale_size .*crop_size 223"):
+        get_config(['--eval_protocol', 'zoo_r17', '--crop_size', '223'])
+    assert get_config(['--eval_protocol', 'zoo_r17', '--crop_size', '223', '--scale_size', '255']).crop_size == 223
+
+
 def test_two_config_files_are_composed_in_order(tmp_path):
     """Each file over the previous one (the later wins), then the command line over both; none is dropped."""
     first = write(tmp_path, 'arch: tsn\ndepth: 18\nepochs: 3\n', 'first.yaml')

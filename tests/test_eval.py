@@ -79,6 +79,25 @@ def test_eval_py_matches_in_process_evaluation_and_hub_style_names(setup):
     assert [v['top5'] for v in hub_result['videos']] == [v['top5'] for v in result['videos']]
 
 
+def test_eval_protocol_zoo_r17_is_what_eval_py_computes(setup):
+    """--eval_protocol zoo_r17 (r1.7's frames, squashed 40 x 32 -> 32 x 32): the same logits as evaluating the
+    zoo_r17 dataset in process, other logits than the reference protocol, named in the JSON."""
+    root, net, ckpt, data, paths = setup
+    result, log = run_eval(root, ckpt, data, 'zoo_r17', '--eval_protocol', 'zoo_r17')
+    assert result['protocol'].startswith('zoo_r17: r1.7 frame indices, frames squashed to 32 x 32, 1 clip x centre '
+                                         'crop of 32, 4 frames') and 'over 8 videos' in log
+    dataset = create_dataset(paths['val'], str(root / 'frames'), False, 3, 4, num_classes=4, crop_size=32,
+                             scale_size=32, num_parallel_workers=1, eval_protocol='zoo_r17')
+    _, (scores, _, _) = evaluate(MultiViewClassifier(net), dataset, 8, 4)
+    for video, row in zip(result['videos'], scores):
+        assert video['top5'][0]['class'] == int(np.argmax(row))
+        assert video['top5'][0]['logit'] == pytest.approx(float(row.max()), rel=1e-4, abs=1e-5)
+    reference = create_dataset(paths['val'], str(root / 'frames'), False, 3, 4, num_classes=4, crop_size=32,
+                               scale_size=32, num_parallel_workers=1)
+    _, (reference_scores, _, _) = evaluate(MultiViewClassifier(net), reference, 8, 4)
+    assert np.abs(reference_scores - scores).max() > 1e-3  # other frames, other pixels
+
+
 def test_eval_refuses_a_missing_or_mismatched_checkpoint(setup):
     root, _, ckpt, data, _ = setup
     result = subprocess.run([sys.executable, os.path.join(ROOT, 'eval.py'), *ARGS, *data], capture_output=True,
