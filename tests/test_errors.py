@@ -1,5 +1,8 @@
 """src/errors.py: bad input is reported in one line naming the file, also from inside MindSpore's data pipeline."""
 import errno
+import os
+import subprocess
+import sys
 
 import mindspore.dataset as ds
 import pytest
@@ -8,6 +11,8 @@ from src.checkpoint import CheckpointError
 from src.config import ConfigError
 from src.data import BadSampleError
 from src.errors import InputError, input_error_message, run_entry
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class BadVideos:
@@ -22,16 +27,28 @@ class BadVideos:
         return (item,)
 
 
-@pytest.mark.parametrize("processes", [False, True])
-def test_our_message_is_found_inside_mindspores_runtime_error(processes):
-    """In a worker thread or a worker process (which qualifies the class name: src.data.records.BadSampleError)."""
+def _first_error(processes):
     dataset = ds.GeneratorDataset(BadVideos(), ["x"], shuffle=False, num_parallel_workers=2 if processes else 1,
                                   python_multiprocessing=processes)
     with pytest.raises(RuntimeError) as error:
         list(dataset.create_tuple_iterator(output_numpy=True, num_epochs=1))
     assert "Exception thrown from user defined Python function" in str(error.value)
     assert len(str(error.value).splitlines()) > 10
-    assert input_error_message(error.value) == "/data/frames/17/000003.jpg: empty frame file (0 bytes)"
+    return input_error_message(error.value)
+
+
+def test_our_message_is_found_inside_mindspores_runtime_error_from_a_worker_thread():
+    assert _first_error(False) == "/data/frames/17/000003.jpg: empty frame file (0 bytes)"
+
+
+def test_our_message_is_found_inside_mindspores_runtime_error_from_a_worker_process():
+    """A worker process qualifies the class name (src.data.records.BadSampleError). Run in a fresh interpreter:
+    forking this test process, whose MindSpore runtime threads are already running, may abort it."""
+    code = ("import sys; sys.path[:0] = [%r, %r]; import test_errors; print('MESSAGE', test_errors._first_error(True))"
+            % (ROOT, os.path.join(ROOT, 'tests')))
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'MESSAGE /data/frames/17/000003.jpg: empty frame file (0 bytes)' in result.stdout
 
 
 def test_which_errors_are_bad_input():
