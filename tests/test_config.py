@@ -42,7 +42,8 @@ def test_int_is_accepted_where_a_float_is_declared(tmp_path):
 
 
 @pytest.mark.parametrize('argv, message', [
-    (['--num_segment', '8'], "command line --num_segment: unknown config key 'num_segment'; did you mean 'num_segments'?"),
+    (['--num_segment', '8'],
+     "command line --num_segment: unknown config key 'num_segment'; did you mean 'num_segments'?"),
     (['--depth', 'fifty'], "command line --depth: 'depth' must be int, got str 'fifty'"),
     (['--depth', '42'], "command line --depth: 'depth' must be one of [18, 34, 50, 101], got 42"),
     (['--dropout', 'true'], "command line --dropout: 'dropout' must be float, got bool True"),
