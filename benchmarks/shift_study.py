@@ -51,7 +51,7 @@ def parse_args(argv=None):
                         ' (empty: none)')
     parser.add_argument('--repeats', type=int, default=5, help='timed forwards per variant and size')
     parser.add_argument('--early_epoch', type=int, default=6, help='also report held-out top-1 after this epoch '
-                        '(learning speed; the demo configs evaluate every 2 epochs)')
+                        '(learning speed; the demo configs evaluate every epoch)')
     parser.add_argument('--python', default=sys.executable, help='interpreter for train.py / eval.py')
     args = parser.parse_args(argv)
     args.variants, args.latency = args.variants.split(','), [s for s in args.latency.split(',') if s]
