@@ -104,7 +104,7 @@ class Config:
     shift_place: str = _key('blockres', 'blockres: shift the residual branch; block: the whole block input',
                             ('blockres', 'block'))
     dropout: float = _key(0.5, 'drop probability before the classifier', range=Range(0, 1, high_open=True))
-    # data (DESIGN section 5): list lines `<path> <num_frames> <label>`, paths relative to data_root
+    # data: list lines `<path> <num_frames> <label>`, paths relative to data_root
     data_root: str = _key('', 'folder holding the frame folders or videos named in the list files')
     train_list: str = _key('', 'training list file')
     val_list: str = _key('', 'validation list file')
@@ -140,7 +140,7 @@ class Config:
     file_name: str = _key('tsm', 'exported file name without extension (relative to output_dir)', check=_nonempty)
     input_dtype: str = _key('float32', 'exported graph input: float32 normalised clips (as eval.py feeds) or uint8 '
                             'RGB pixels normalised inside (4x smaller offline inputs)', ('float32', 'uint8'))
-    # optimisation (DESIGN section 4: SGD, lr 0.01 at global batch 64, x0.1 at epochs 20 and 40)
+    # optimisation (the original SSv2 recipe: SGD, lr 0.01 at global batch 64, x0.1 at epochs 20 and 40)
     batch_size: int = _key(8, 'clips per device and step', range=POSITIVE_INT)
     epochs: int = _key(50, 'training epochs', range=POSITIVE_INT)
     base_lr: float = _key(0.01, 'learning rate at the reference global batch lr_batch_size (scaled linearly)',
