@@ -130,7 +130,7 @@ def _run_files(output_dir):
     ckpt_dir = os.path.join(output_dir, 'checkpoints')
     found = [os.path.join('checkpoints', n) for n in sorted(os.listdir(ckpt_dir))
              if n.endswith(('.ckpt', '.json')) and not n.startswith('.')] if os.path.isdir(ckpt_dir) else []
-    return found + [n for n in RUN_FILES[:1] if os.path.isfile(os.path.join(output_dir, n))]
+    return found + (['train_log.jsonl'] if os.path.isfile(os.path.join(output_dir, 'train_log.jsonl')) else [])
 
 
 def remove_stale_temporaries(directory):
