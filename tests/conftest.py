@@ -1,11 +1,12 @@
-"""Shared test setup: the repository root on sys.path, runtime defaults, CPU device, execution-mode fixtures."""
+"""Shared test setup: repository root and tests/ on sys.path, runtime defaults, CPU device, execution-mode fixtures."""
 import os
 import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+sys.path[:0] = [ROOT, TESTS]  # `src`, and the shared test helpers (helpers, numpy_tsm) from every test folder
 
 import src  # noqa: E402,F401  (applies ONEDNN_MAX_CPU_ISA / GLOG_v defaults before MindSpore runs)
 import mindspore as ms  # noqa: E402

@@ -15,7 +15,7 @@ from src.models import create_model
 
 import predict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 MODEL = ['--depth', '18', '--num_classes', '4', '--num_segments', '4', '--crop_size', '64', '--scale_size', '72']
 
 

@@ -195,7 +195,7 @@ def test_list_paths_outside_the_data_root_are_refused(demo, tmp_path):
 def test_dataset_layout_configs_load(name):
     """The dataset layouts are configuration: every key is a known config key with a valid value."""
     from src.config import get_config
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
     config = get_config([], os.path.join(root, "configs", "datasets", f"{name}.yaml"))
     assert config.num_classes in (174, 400) and config.source in ("frames", "video")
     assert config.frame_template.format(1).endswith(".jpg")

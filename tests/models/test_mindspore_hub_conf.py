@@ -18,7 +18,7 @@ import mindspore_hub_conf
 from src.models import MODELS, get_spec
 from src.runtime import CPU_DEFAULTS
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 CARD = os.path.join(ROOT, 'hub', 'tsm_r50_sthv2.md')
 PARAMS = os.path.join(ROOT, 'tests', 'fixtures', 'hub_tsm_r50_sthv2_params.tsv')
 

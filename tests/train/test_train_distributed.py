@@ -18,7 +18,7 @@ import pytest
 
 from src.data import make_demo_dataset
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 LAUNCHER = os.path.join(ROOT, 'scripts', 'run_distribute_train.sh')
 CONFIG = os.path.join(ROOT, 'configs', 'demo_tsm.yaml')
 TINY = ['--device_target', 'CPU', '--arch', 'tsm', '--depth', '18', '--num_classes', '4', '--num_segments', '4',
@@ -111,7 +111,7 @@ def test_two_nodes_train_identical_ranks_write_once_and_eval_like_one_device(tmp
     assert sorted(os.listdir(out / 'checkpoints')) == ['tsm-best.ckpt', 'tsm-best.json', 'tsm-e1.ckpt',
                                                        'tsm-e2.ckpt']
     assert 'saved' in logs[0] and 'saved' not in logs[1]
-    assert sorted(os.listdir(out)) == ['checkpoints', 'config.yaml', 'log', 'train_log.jsonl', 'work']
+    assert sorted(os.listdir(out)) == ['checkpoints', 'config.yaml', 'curves.png', 'log', 'train_log.jsonl', 'work']
     for rank in (0, 1):  # each rank in its own working directory, with its environment
         assert f'RANK_ID={rank}\n' in read(out / 'work' / f'rank_{rank}' / 'env.log')
     assert 'HCCL_CONNECT_TIMEOUT=600\n' in read(out / 'work' / 'rank_1' / 'env.log')

@@ -14,7 +14,7 @@ from src.data import create_dataset, make_demo_dataset
 from src.evaluate import MultiViewClassifier, evaluate
 from src.models import create_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 MODEL = dict(depth=18, num_classes=4, num_segments=4)
 ARGS = ['--device_target', 'CPU', '--arch', 'tsm', '--depth', '18', '--num_classes', '4', '--num_segments', '4',
         '--crop_size', '32', '--scale_size', '32', '--batch_size', '3', '--num_parallel_workers', '1']

@@ -15,7 +15,7 @@ from src.models import create_model, create_streaming_model
 
 import online_demo
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 FRAMES = 6
 
 

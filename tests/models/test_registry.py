@@ -14,7 +14,7 @@ from src.models import MODELS, create_model, get_spec
 from src.models.registry import HUB_CHECKPOINT, network_kwargs, registry_table
 from src.models.temporal_ops import TemporalConv
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 TORCH_BN = {'gamma': 'weight', 'beta': 'bias', 'moving_mean': 'running_mean', 'moving_variance': 'running_var'}
 
 

@@ -15,7 +15,7 @@ from src.config import get_config, load_yaml
 from src.data import make_demo_dataset
 from src.train_utils import create_lr_schedule, scale_lr
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 TINY = ['--device_target', 'CPU', '--arch', 'tsm', '--depth', '18', '--num_classes', '4', '--num_segments', '4',
         '--crop_size', '32', '--scale_size', '32', '--batch_size', '4', '--num_parallel_workers', '1',
         '--lr_schedule', 'cosine', '--base_lr', '0.01', '--lr_batch_size', '4', '--warmup_epochs', '1',

@@ -9,7 +9,7 @@ import numpy_tsm
 from helpers import randomize, relative_error
 from src.models import create_model
 
-FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
+FIXTURES = os.path.join(os.path.dirname(__file__), '..', 'fixtures')
 ARCH_TEMPORAL = {'tsn': 'none', 'tsm': 'shift', 'tsm_online': 'online_shift'}
 
 

@@ -25,7 +25,7 @@ from src.checkpoint import (CheckpointError, CheckpointMismatchError, convert_pa
 from src.models import create_model
 from src.torch_pickle import PthReadError, load_pth
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import convert_checkpoint  # noqa: E402

@@ -16,7 +16,7 @@ from src.config import ConfigError
 from src.data.transforms import normalize
 from src.models import create_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 ARGS = ['--arch', 'tsm', '--depth', '18', '--num_classes', '5', '--num_segments', '4', '--crop_size', '64',
         '--batch_size', '2', '--device_target', 'CPU']
 

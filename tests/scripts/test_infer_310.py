@@ -19,7 +19,7 @@ from src.checkpoint import save_params
 from src.data import make_demo_dataset
 from src.models import create_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 LITE_PYTHON = os.environ.get('LITE_PYTHON', os.path.join(ROOT, '.venv-lite', 'bin', 'python'))
 MODEL = dict(arch='tsm', depth=18, num_classes=6, num_segments=4)
 DATA = dict(crop_size=32, scale_size=32, num_parallel_workers=1, device_target='CPU')
