@@ -28,7 +28,7 @@ class TemporalShift(ChannelShift):
         fold = c // self.shift_div
         x = x.reshape(-1, self.num_segments, c, h, w)  # [N*T, C, H, W] -> [N, T, C, H, W]
         # One split and one concat of whole channel blocks: on CPU, ops.pad and channel slices of 5-D tensors are
-        # several times slower than a copy of the feature map (README, Performance).
+        # several times slower than a copy of the feature map (benchmarks/README.md, The shift overhead).
         future, past, rest = ops.split(x, (fold, fold, c - 2 * fold), axis=2)
         zeros = ops.zeros_like(future[:, :1])  # [N, 1, fold, H, W]
         future = ops.concat((future[:, 1:], zeros), axis=1)  # frame t <- t+1, zeros at t=T-1
