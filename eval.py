@@ -12,7 +12,6 @@ import json
 import logging
 import os
 
-import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 
 from src.checkpoint import load_checkpoint
@@ -24,7 +23,7 @@ from src.files import write_text_atomically
 from src.metrics import top_predictions
 from src.models import create_model
 from src.models.fold_bn import fold_batchnorm
-from src.runtime import init_context
+from src.runtime import apply_runtime_defaults, init_context
 from src.train_utils import all_reduce_sum, device_id_from_env, init_parallel, resolve_amp_level, setup_logging
 
 logger = logging.getLogger('eval')
@@ -55,6 +54,7 @@ def write_results(path, config, metrics, records, scores, class_names):
 
 
 def main():
+    apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     config = get_config()
     if not (config.ckpt and config.val_list and config.data_root):
         raise SystemExit('eval.py: --ckpt, --data_root and --val_list are required')

@@ -20,7 +20,6 @@ import uuid
 
 import numpy as np
 
-import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 
 from src.checkpoint import load_checkpoint
@@ -30,7 +29,7 @@ from src.models import create_model
 from src.models.fold_bn import fold_batchnorm
 from src.models.resnet import ZeroPadMaxPool
 from src.models.tin import TemporalInterlace
-from src.runtime import init_context
+from src.runtime import apply_runtime_defaults, init_context
 
 EXTENSIONS = {'MINDIR': '.mindir', 'AIR': '.air', 'ONNX': '.onnx'}
 INPUT_DTYPES = {'float32': np.float32, 'uint8': np.uint8}
@@ -110,6 +109,7 @@ def export_network(net, path_stem, file_format, batch_size, num_segments, crop_s
 
 
 def main(argv=None):
+    apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     argv = sys.argv[1:] if argv is None else argv
     config = get_config(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')

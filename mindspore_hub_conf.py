@@ -1,13 +1,11 @@
 """MindSpore Hub entry: `mindspore_hub.load(uid_or_card, *args, **kwargs)` calls `create_network(model_name, *args,
 **kwargs)` with the card's model-name (hub/tsm_r50_sthv2.md: `tsm_r50`), then loads the card's checkpoint non-strictly.
 
-Importing this file reads no command line and no data, and leaves the process environment as it is: MindSpore is
-imported before `src`, so the CPU runtime defaults of src/runtime.py are not applied (see src/__init__.py). Every
+Importing this file reads no command line and no data, and leaves the process environment as it is (the CPU runtime
+defaults of src/runtime.py are applied only by the entry scripts' explicit call, never by an import). Every
 registered model can be built (`python -m src.models` lists them) with its registered defaults; `tsm_r50`, the
 published SSv2 network, loads the card's checkpoint strictly.
 """
-import mindspore  # noqa: F401  (first: a library import of src then leaves the caller's environment untouched)
-
 from src.models import MODELS, create_model, get_spec
 
 POSITIONAL = ('num_classes',)  # as the model zoo's entries: mindspore_hub.load(uid, 174) means num_classes=174

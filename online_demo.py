@@ -19,7 +19,6 @@ import time
 import cv2
 import numpy as np
 
-import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 
 from src.checkpoint import infer_num_classes, load_checkpoint, read_params
@@ -27,7 +26,7 @@ from src.config import get_config, model_kwargs
 from src.data import EvalTransform
 from src.data.transforms import normalize
 from src.models import create_streaming_model, get_spec
-from src.runtime import init_context
+from src.runtime import apply_runtime_defaults, init_context
 
 import predict
 
@@ -93,6 +92,7 @@ def run(net, frames, transform, names, smooth, top_k, max_frames):
 
 
 def main(argv):
+    apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     args, rest = parse_args(argv)
     config = get_config(rest)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')

@@ -10,7 +10,6 @@ import sys
 
 import numpy as np
 
-import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 
 from src.checkpoint import load_checkpoint
@@ -21,7 +20,7 @@ from src.data.transforms import normalize
 from src.errors import run_entry
 from src.models import create_model
 from src.models.fold_bn import fold_batchnorm
-from src.runtime import init_context
+from src.runtime import apply_runtime_defaults, init_context
 
 
 def load_clip(path, config):
@@ -42,6 +41,7 @@ def class_names_or_numbers(path, num_classes):
 
 
 def main(argv):
+    apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     if not argv or argv[0].startswith('--'):
         raise SystemExit(__doc__)
     config = get_config(argv[1:])

@@ -17,10 +17,10 @@ import os
 
 import numpy as np
 
-import src  # noqa: F401  (runtime defaults before MindSpore starts)
 from src.config import dataset_kwargs, get_config
 from src.data import create_dataset, read_list_file
 from src.data.transforms import normalize
+from src.runtime import apply_runtime_defaults
 
 logger = logging.getLogger('preprocess')
 LOG_EVERY = 500
@@ -66,6 +66,7 @@ def write_labels(path, entries, num_classes):
 
 
 def main(argv=None):
+    apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     config = get_config(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     if not (config.val_list and config.data_root):

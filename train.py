@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 
-import src  # noqa: F401  (runtime defaults before MindSpore starts)
 import mindspore as ms
 import mindspore.dataset as ds
 import numpy as np
@@ -24,7 +23,7 @@ from src.data import create_dataset
 from src.errors import run_entry
 from src.evaluate import MultiViewClassifier, evaluate
 from src.models import create_model
-from src.runtime import init_context
+from src.runtime import apply_runtime_defaults, init_context
 from src.train_utils import (BatchNormSync, CheckpointManager, CheckpointSaver, JsonLinesLog, OutputDirError,
                              TrainingStopped, TrainMonitor, Validator, all_reduce_sum, average_bn_statistics,
                              create_lr_schedule, create_optimizer, create_train_step, device_id_from_env,
@@ -78,6 +77,7 @@ def create_callbacks(config, train_step, net, lr, steps_per_epoch, start_epoch, 
 
 
 def main():
+    apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     config = with_absolute_paths(get_config())
     if not (config.train_list and config.data_root):
         raise SystemExit('train.py: --data_root and --train_list are required (see configs/ and README)')

@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the checkout's src/ for `python benchmarks/bench_model.py` from anywhere (an entry script's only path change)
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / 'benchmarks'))
 
-import src  # noqa: E402,F401  (applies the CPU runtime defaults before MindSpore loads)
-from timing import run_timed, timed_runs  # noqa: E402,F401  (benchmarks/; bench_online imports timed_runs here)
+from src.runtime import apply_runtime_defaults  # noqa: E402
+from timing import run_timed, timed_runs  # noqa: E402  (benchmarks/timing.py, next to this script)
 
 ARCHS = ('tsn', 'tsm')
 
@@ -292,6 +292,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    apply_runtime_defaults()  # first: before any MindSpore operation, also in a --worker
     args = parse_args(argv)
     if args.worker:
         print(json.dumps(run_job(json.loads(args.worker))))

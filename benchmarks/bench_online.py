@@ -15,16 +15,14 @@ import sys
 
 import numpy as np
 
+# the checkout's src/ for `python benchmarks/bench_online.py` from anywhere (an entry script's only path change)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import src  # noqa: E402,F401  (runtime defaults before MindSpore starts)
 import mindspore as ms  # noqa: E402
 
 from src.models import create_model, create_streaming_model  # noqa: E402
-from src.runtime import init_context  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_model import timed_runs  # noqa: E402
+from src.runtime import apply_runtime_defaults, init_context  # noqa: E402
+from timing import timed_runs  # noqa: E402  (benchmarks/timing.py, next to this script)
 
 NUM_SEGMENTS = 8
 
@@ -76,6 +74,7 @@ def table_rows(measured):
 
 
 def main(argv=None):
+    apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--configs', default='50x224,mobilenetv2x224,18x112',
                         help='comma-separated BACKBONExSIZE (BACKBONE: a ResNet depth or mobilenetv2)')

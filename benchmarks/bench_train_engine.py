@@ -18,16 +18,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the checkout's src/ for `python benchmarks/bench_train_engine.py` from anywhere (an entry script's only path change)
 sys.path.insert(0, str(ROOT))
 
-import src  # noqa: E402,F401  (applies the CPU runtime defaults before MindSpore loads)
 import mindspore as ms  # noqa: E402
 import mindspore.dataset as ds  # noqa: E402
 import numpy as np  # noqa: E402
 from mindspore.train import Callback, Model  # noqa: E402
 
 from src.models import create_model  # noqa: E402
-from src.runtime import init_context  # noqa: E402
+from src.runtime import apply_runtime_defaults, init_context  # noqa: E402
 from src.train_utils import create_lr_schedule, create_optimizer, create_train_step  # noqa: E402
 
 WAYS = ('python loop, loss read every step', 'Model.train, no sinking', 'Model.train, dataset sinking')
@@ -82,6 +82,7 @@ def measure(way, args):
 
 
 def main(argv=None):
+    apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--device_target', default='CPU', choices=['CPU', 'GPU', 'Ascend'])
     parser.add_argument('--depth', type=int, default=18, choices=[18, 34, 50, 101])

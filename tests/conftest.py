@@ -8,7 +8,10 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
 sys.path[:0] = [ROOT, TESTS]  # `src`, and the shared test helpers (helpers, numpy_tsm) from every test folder
 
-import src  # noqa: E402,F401  (applies ONEDNN_MAX_CPU_ISA / GLOG_v defaults before MindSpore runs)
+from src.runtime import apply_runtime_defaults  # noqa: E402
+
+apply_runtime_defaults()  # as every entry script does: ONEDNN_MAX_CPU_ISA / GLOG_v before MindSpore loads
+
 import mindspore as ms  # noqa: E402
 
 ms.set_device('CPU')

@@ -16,13 +16,14 @@ import logging
 import os
 import sys
 
+# the checkout's src/ for `python tools/convert_checkpoint.py` from anywhere (an entry script's only path change)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import src  # noqa: E402,F401  (CPU runtime defaults before MindSpore starts)
 from src.checkpoint import (CheckpointError, convert_params, detect_layout, infer_num_classes,  # noqa: E402
                             load_checkpoint, network_shapes, read_params, save_params)
 from src.models import ARCHS, BACKBONES, MODELS, create_model, get_spec  # noqa: E402
 from src.models.registry import DEFAULT_MODEL, network_kwargs  # noqa: E402
+from src.runtime import apply_runtime_defaults  # noqa: E402
 
 OVERRIDES = ("arch", "backbone", "depth", "num_segments", "shift_div")  # given: override the model's defaults
 
@@ -104,6 +105,7 @@ def convert(args):
 
 
 def main(argv=None):
+    apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     args = parse_args(argv)
     try:
         print(convert(args))
