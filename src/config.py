@@ -2,19 +2,25 @@
 
 Precedence: the defaults below (the SSv2 TSM-R50 8-frame recipe, mirrored by default_config.yaml) < the files given
 with `--config_path` (variants holding only what differs; several are composed in the order given, a later file
-winning) < `--key value` on the command line (the last one wins when a key is given twice). Unknown keys, values of
-the wrong type and values out of the key's range are rejected when the config is read, with the source (file or
-command line) and the closest valid key; float keys take yaml-style numbers such as `1e-2`. Only entry scripts read a
-Config; library code takes explicit arguments.
+winning; a file's `base:` list names files it builds on, read first, relative to it) < `--key value` on the command
+line (the last one wins when a key is given twice). Booleans are `--flip` / `--no-flip` (or `--flip true|false`).
+`-h` / `--help` prints every key (type, default, choices or range, help) and exits. Unknown keys, values of the wrong
+type and values out of the key's range are rejected when the config is read, with the source (file or command line)
+and the closest valid key; float keys take yaml-style numbers such as `1e-2`. Only entry scripts read a Config;
+library code takes explicit arguments. An entry script may declare keys of its own (`option(...)` in a dataclass
+passed as `get_config(options=...)`), command-line only, positional ones included.
 """
 import dataclasses
 import difflib
 import hashlib
+import inspect
 import json
 import math
 import os
 import re
+import shutil
 import sys
+import textwrap
 import typing
 from dataclasses import dataclass, field
 
@@ -78,10 +84,15 @@ def _pairs(values):
     return None if len(values) % 2 == 0 else 'needs an even number of labels (consecutive pairs)'
 
 
-def _key(default, help, choices=None, *, range=None, check=None):  # noqa: A002  (the words users read)
-    """A config key: its default, help, and what is valid (`choices`, a numeric `range`, a `check` of the value)."""
+def _key(default, help, choices=None, *, range=None, check=None, positional=False):  # noqa: A002  (users' words)
+    """A config key: its default, help, and what is valid (`choices`, a numeric `range`, a `check` of the value);
+    `positional` (an entry script's own keys only): given without `--name`, in declaration order, and required."""
     kwargs = {'default_factory': lambda: list(default)} if isinstance(default, list) else {'default': default}
-    return field(metadata={'help': help, 'choices': choices, 'range': range, 'check': check}, **kwargs)
+    return field(metadata={'help': help, 'choices': choices, 'range': range, 'check': check,
+                           'positional': positional}, **kwargs)
+
+
+option = _key  # an entry script's own keys: `get_config(options=<a dataclass of option(...) fields>)`
 
 
 @dataclass
@@ -185,8 +196,8 @@ class ConfigError(InputError, ValueError):
     """A bad key or value; the message names the source (file or command line) and the closest valid key."""
 
 
-def _closest(name):
-    match = difflib.get_close_matches(name, config_fields(), n=1, cutoff=0.5)
+def _closest(name, names=None):
+    match = difflib.get_close_matches(name, names or config_fields(), n=1, cutoff=0.5)
     return f"; did you mean '{match[0]}'?" if match else ''
 
 
@@ -200,17 +211,21 @@ def _as_float(value):
     return value
 
 
-def check_value(name, value, source):
-    """Return `value` as the declared type of `name`, checked against its choices/range, or raise ConfigError."""
-    fields = config_fields()
+def check_value(name, value, source, fields=None):
+    """Return `value` as the declared type of `name`, checked against its choices/range, or raise ConfigError.
+    `fields`: the declared keys ({name: dataclasses.Field}; default: Config's)."""
+    fields = fields or config_fields()
     if name not in fields:
-        raise ConfigError(f"{source}: unknown config key '{name}'{_closest(name)}")
+        raise ConfigError(f"{source}: unknown config key '{name}'{_closest(name, fields)}")
     f = fields[name]
     if typing.get_origin(f.type) is list:
         return _check_list(name, value, f, source)
     expected = f.type
     if expected is float:
         value = _as_float(value)
+    if expected is bool and type(value) is not bool:
+        raise ConfigError(f"{source}: '{name}' must be true or false (on the command line: --{name} or --no-{name}), "
+                          f"got {value!r}")
     if type(value) is not expected:
         raise ConfigError(f"{source}: '{name}' must be {expected.__name__}, got {type(value).__name__} {value!r}")
     choices, valid, check = f.metadata['choices'], f.metadata['range'], f.metadata['check']
@@ -242,10 +257,16 @@ def _check_list(name, value, f, source):
     return items
 
 
-def load_yaml(path):
-    """Keys of a yaml file, checked; an empty file is an empty mapping."""
+BASE = 'base'  # a config file's list of the files it builds on (not a config key)
+
+
+def read_config_files(path, _chain=()):
+    """[(file, {key: value})] of the yaml file `path` and, first, of the files its `base:` list names (paths relative
+    to the file naming them, each read the same way); every key checked. A file building on itself is refused."""
     if not os.path.isfile(path):
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"config file not found: {path}" + (f" (a base of {_chain[-1]})" if _chain else ''))
+    if os.path.realpath(path) in map(os.path.realpath, _chain):
+        raise ConfigError(f"config files build on each other in a cycle: {' -> '.join([*_chain, path])}")
     try:
         with open(path, encoding='utf-8') as f:
             data = yaml.safe_load(f) or {}
@@ -253,38 +274,90 @@ def load_yaml(path):
         raise ConfigError(f"{path}: not a readable yaml file: {' '.join(str(err).split())}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
-    return {name: check_value(name, value, path) for name, value in data.items()}
+    bases = data.pop(BASE, [])
+    bases = [bases] if isinstance(bases, str) else bases
+    if not isinstance(bases, list) or not all(isinstance(b, str) and b for b in bases):
+        raise ConfigError(f"{path}: '{BASE}' must be a list of config files (relative to this one), got {bases!r}")
+    files = []
+    for base in bases:
+        files += read_config_files(os.path.join(os.path.dirname(path), os.path.expanduser(base)), (*_chain, path))
+    return files + [(path, {name: check_value(name, value, path) for name, value in data.items()})]
+
+
+def load_yaml(path):
+    """Keys of a yaml file (after those of its `base:` files), checked; an empty file is an empty mapping."""
+    values = {}
+    for _, from_file in read_config_files(path):
+        values.update(from_file)
+    return values
+
+
+HELP_FLAGS = ('-h', '--help')
+
+
+def _parse(argv, own=None):
+    """(`--config_path` files, {config key: value}, {own key: value}, [positional arguments]) of a command line;
+    `own`: an entry script's keys ({name: Field}). See parse_cli."""
+    fields, own = config_fields(), own or {}
+    positional = any(f.metadata['positional'] for f in own.values())
+    config_paths, overrides, own_values, positionals, i = [], {}, {}, [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith('--'):
+            if not positional or (arg.startswith('-') and arg != '-'):
+                raise ConfigError(f"command line: expected --key value, got {arg!r}")
+            positionals.append(arg)
+            i += 1
+            continue
+        name, has_value, value = arg[2:].partition('=')
+        if name == 'config_path':
+            if not has_value:
+                if i + 1 >= len(argv):
+                    raise ConfigError("command line: --config_path needs a file")
+                value, i = argv[i + 1], i + 1
+            if not value:
+                raise ConfigError("command line: --config_path needs a file")
+            config_paths.append(value)
+            i += 1
+            continue
+        negated = name.startswith('no-')
+        key, source = name[3:] if negated else name, f"command line --{name}"
+        declared = own if key in own else fields
+        if key not in declared:
+            raise ConfigError(f"{source}: unknown config key '{key}'{_closest(key, [*fields, *own])}")
+        f = declared[key]
+        if negated:
+            if f.type is not bool:
+                raise ConfigError(f"{source}: '{key}' is not a boolean key, so there is no --no-{key} "
+                                  f"(give --{key} VALUE)")
+            if has_value:
+                raise ConfigError(f"{source}: --no-{key} takes no value (it means {key} false)")
+            parsed = False
+        else:
+            if not has_value:
+                following = argv[i + 1] if i + 1 < len(argv) else None
+                if f.type is bool and (following is None or following.startswith('-')):
+                    value = 'true'  # a bare --flip
+                elif following is None:
+                    raise ConfigError(f"command line: --{name} needs a value")
+                else:
+                    value, i = following, i + 1  # `--key value`, also `--flip false` (the long form)
+            try:
+                parsed = value if value == '' or f.type is str else yaml.safe_load(value)
+            except yaml.YAMLError as err:
+                raise ConfigError(f"{source}: cannot read {value!r} as a yaml value: {' '.join(str(err).split())}") \
+                    from None
+        (own_values if declared is own else overrides)[key] = check_value(key, parsed, source, declared)
+        i += 1
+    return config_paths, overrides, own_values, positionals
 
 
 def parse_cli(argv):
     """(`--config_path` files in order, {key: value}) of `--key value` pairs; values are yaml scalars or lists
     (`--lr_steps [20,40]`) except for text keys, which take the text as it is (`--frame_template {:05d}.jpg`);
+    a boolean key alone is true (`--flip`), `--no-flip` false, `--flip false` / `--flip=false` as given;
     a key given twice keeps its last value."""
-    config_paths, overrides, i = [], {}, 0
-    while i < len(argv):
-        arg = argv[i]
-        if not arg.startswith('--'):
-            raise ConfigError(f"command line: expected --key value, got {arg!r}")
-        name, _, value = arg[2:].partition('=')
-        if not _:
-            if i + 1 >= len(argv):
-                raise ConfigError(f"command line: --{name} needs a value")
-            value, i = argv[i + 1], i + 1
-        if name == 'config_path':
-            if not value:
-                raise ConfigError("command line: --config_path needs a file")
-            config_paths.append(value)
-        else:
-            source = f"command line --{name}"
-            if name not in config_fields():
-                raise ConfigError(f"{source}: unknown config key '{name}'{_closest(name)}")
-            try:
-                parsed = value if value == '' or config_fields()[name].type is str else yaml.safe_load(value)
-            except yaml.YAMLError as err:
-                raise ConfigError(f"{source}: cannot read {value!r} as a yaml value: {' '.join(str(err).split())}") \
-                    from None
-            overrides[name] = check_value(name, parsed, source)
-        i += 1
+    config_paths, overrides, _, _ = _parse(argv)
     return config_paths, overrides
 
 
@@ -312,22 +385,138 @@ def check_config(config, sources=None):
     return config
 
 
-def get_config(argv=None, config_path=None):
+def _own_fields(options):
+    own = {f.name: f for f in dataclasses.fields(options)} if options else {}
+    clash = sorted(set(own) & set(config_fields()) | ({'config_path', BASE} & set(own)))
+    if clash:
+        raise TypeError(f"{options.__name__} redeclares config keys {clash}")
+    return own
+
+
+def get_config(argv=None, config_path=None, *, description='', prog=None, options=None):
     """Defaults < `config_path`, then each `--config_path` file in order (later wins) < `--key value` overrides.
 
     Every value is checked (type, choices, range) as it is read, and the rules between keys once all are known.
+    `-h` / `--help` anywhere prints `help_text(prog, description, options)` and exits (status 0) before anything
+    else. `options`: a dataclass of the entry script's own keys (declared with `option(...)`, command line only);
+    then returns (config, options instance) instead of the config.
     """
-    cli_paths, overrides = parse_cli(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    own = _own_fields(options)
+    if any(arg in HELP_FLAGS for arg in argv):
+        sys.stdout.write(help_text(prog, description, options))
+        raise SystemExit(0)
+    cli_paths, overrides, own_values, positionals = _parse(argv, own)
     values, sources = {}, {}
     for path in ([config_path] if config_path else []) + cli_paths:
-        from_file = load_yaml(path)
-        values.update(from_file)
-        sources.update(dict.fromkeys(from_file, path))
+        for file, from_file in read_config_files(path):
+            values.update(from_file)
+            sources.update(dict.fromkeys(from_file, file))
     values.update(overrides)
     sources.update({name: f"command line --{name}" for name in overrides})
     if 'shift_div' not in values:  # the arch's registered value (TIN interlaces a quarter of the channels)
         values['shift_div'] = get_spec(values.get('arch', MODEL.arch)).shift_div
-    return check_config(Config(**values), sources)
+    config = check_config(Config(**values), sources)
+    if options is None:
+        return config
+    wanted = [f for f in own.values() if f.metadata['positional']]
+    if len(positionals) > len(wanted):
+        raise ConfigError(f"command line: expected --key value, got {positionals[len(wanted)]!r}")
+    if len(positionals) < len(wanted):
+        missing = wanted[len(positionals)]
+        raise ConfigError(f"command line: {_prog(prog)} needs {missing.name.upper()} ({missing.metadata['help']}); "
+                          f"see --help")
+    for f, value in zip(wanted, positionals):
+        own_values[f.name] = check_value(f.name, value, f"command line {f.name.upper()}", own)
+    return config, options(**own_values)
+
+
+def _prog(prog):
+    return prog or os.path.basename(sys.argv[0]) or 'python'
+
+
+def _sections(cls):
+    """[(title, [key, ...])]: the keys of dataclass `cls` under the `# title` comment lines of its source."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):  # no source (a frozen build): one section
+        return [('', names)]
+    sections, seen = [], set()
+    for line in lines:
+        title = re.match(r'^    # (.+)$', line)
+        key = re.match(r'^    (\w+): ', line)
+        if title:  # `# data: list lines ...` reads `data (list lines ...)`
+            sections.append((re.sub(r'^(\w+): (.+)$', r'\1 (\2)', title.group(1)), []))
+        elif key and key.group(1) in names:
+            if not sections:
+                sections.append(('', []))
+            sections[-1][1].append(key.group(1))
+            seen.add(key.group(1))
+    return [s for s in sections if s[1]] + ([('', [n for n in names if n not in seen])] if len(seen) < len(names)
+                                           else [])
+
+
+def _yaml_text(value):
+    """`value` as written in a yaml file (false, [20, 40], '')."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).replace('\n...\n', '').strip()
+
+
+def _metavar(f):
+    if f.type is bool:
+        return None
+    if f.metadata['choices']:
+        return '{' + ','.join(map(str, f.metadata['choices'])) + '}'
+    if typing.get_origin(f.type) is list:
+        return f"[{typing.get_args(f.type)[0].__name__.upper()},...]"
+    if f.name in PATH_KEYS:
+        return 'PATH'
+    return {int: 'INT', float: 'FLOAT', str: 'TEXT'}[f.type]
+
+
+def _describe(f, width):
+    """The help lines of one key: its flags, then the help with its default and valid values."""
+    if f.metadata['positional']:
+        flags = f.name.upper()
+    elif f.type is bool:
+        flags = f"--{f.name}, --no-{f.name}"
+    else:
+        flags = f"--{f.name} {_metavar(f)}"
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+    notes = [] if f.metadata['positional'] else [f"default: {_yaml_text(default)}"]
+    if f.metadata['range'] is not None:
+        notes.append(('each ' if typing.get_origin(f.type) is list else '') + str(f.metadata['range']))
+    text = f"{f.metadata['help']} ({'; '.join(notes)})" if notes else f.metadata['help']
+    return [f"  {flags}"] + textwrap.wrap(text, width, initial_indent=' ' * 6, subsequent_indent=' ' * 6)
+
+
+def help_text(prog=None, description='', options=None):
+    """The `--help` text of an entry script: usage, description, how keys are given, then every key by section."""
+    prog, own = _prog(prog), _own_fields(options)
+    width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120)) - 2
+    positionals = ' '.join(f.name.upper() for f in own.values() if f.metadata['positional'])
+    lines = [f"usage: {prog} {positionals + ' ' if positionals else ''}[-h] [--config_path FILE ...] "
+             f"[--key VALUE ...]", '']
+    if description:
+        lines += textwrap.wrap(' '.join(description.split()), width) + ['']
+    lines += textwrap.wrap(
+        "Each key below has a default; YAML files given with --config_path (repeatable: a later file overrides an "
+        "earlier one; a file's `base:` list names files it builds on, relative to it) override the defaults, and "
+        "--key VALUE or --key=VALUE on the command line overrides them all (the last one wins). Booleans: --key / "
+        "--no-key (also --key true|false; true/false in YAML). Lists: --key [1,2]. Text keys take the text as "
+        "it is.", width) + ['']
+    lines += ['options:', '  -h, --help', '      show this help and exit', '  --config_path FILE',
+              '      a YAML file of config keys; repeatable, later files override earlier ones']
+    fields = config_fields()
+    for title, names in _sections(Config):
+        lines += ['', f"{title}:" if title else 'other keys:']
+        for name in names:
+            lines += _describe(fields[name], width)
+    if own:
+        lines += ['', f"{prog} only (command line):"]
+        for f in own.values():
+            lines += _describe(f, width)
+    return '\n'.join(lines) + '\n'
 
 
 PATH_KEYS = ('output_dir', 'data_root', 'train_list', 'val_list', 'class_names', 'pretrained', 'ckpt', 'resume', 'out')

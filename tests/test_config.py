@@ -1,9 +1,11 @@
 """The typed config: defaults file in sync, precedence, and every rejection path names the culprit."""
+import dataclasses
 import os
 
 import pytest
 
-from src.config import PATH_KEYS, Config, ConfigError, config_fields, dump_config, get_config, load_yaml, save_config
+from src.config import (PATH_KEYS, POSITIVE_INT, Config, ConfigError, config_fields, dump_config, get_config, load_yaml,
+                        option, save_config)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -218,3 +220,114 @@ def test_model_keys_default_to_the_registry_and_reach_create_model():
     assert (mobilenet['backbone'], mobilenet['depth'], mobilenet['num_classes']) == ('mobilenetv2', None, 6)
     with pytest.raises(ConfigError, match=r"'backbone' must be one of \['resnet', 'mobilenetv2'\], got 'vgg'"):
         get_config(['--backbone', 'vgg'])
+
+
+@pytest.mark.parametrize('argv, flip', [
+    (['--flip'], True), (['--no-flip'], False), (['--flip', 'True'], True), (['--flip', 'false'], False),
+    (['--flip=false'], False), (['--flip=true'], True), (['--flip', '--depth', '18'], True),
+    (['--flip', 'true', '--no-flip'], False), (['--no-flip', '--flip'], True), ([], False),
+])
+def test_boolean_keys_take_a_bare_flag_its_no_form_or_a_value(argv, flip):
+    assert get_config(argv).flip is flip
+
+
+def test_booleans_in_yaml_are_true_or_false(tmp_path):
+    assert get_config(['--config_path', write(tmp_path, 'flip: true\ndynamic_loss_scale: false\n')]).flip is True
+    with pytest.raises(ConfigError, match=r"variant.yaml: 'flip' must be true or false .*got 'maybe'"):
+        get_config(['--config_path', write(tmp_path, 'flip: maybe\n')])
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--no-batch_size'], "command line --no-batch_size: 'batch_size' is not a boolean key, so there is no "
+                          "--no-batch_size (give --batch_size VALUE)"),
+    (['--flip', 'maybe'], "command line --flip: 'flip' must be true or false (on the command line: --flip or "
+                          "--no-flip), got 'maybe'"),
+    (['--flip=2'], "command line --flip: 'flip' must be true or false (on the command line: --flip or --no-flip), "
+                   "got 2"),
+    (['--no-flip=false'], 'command line --no-flip: --no-flip takes no value (it means flip false)'),
+    (['--no-flp'], "command line --no-flp: unknown config key 'flp'; did you mean 'flip'?"),
+    (['-x'], "command line: expected --key value, got '-x'"),
+])
+def test_bad_boolean_forms_are_rejected_naming_the_key(argv, message):
+    with pytest.raises(ConfigError) as error:
+        get_config(argv)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize('flag', ['--help', '-h'])
+def test_help_lists_every_key_by_section_and_exits_0(flag, capsys):
+    with pytest.raises(SystemExit) as done:
+        get_config(['--depth', 'not checked', flag], prog='train.py', description='Train the network.')
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[:3] == ['usage: train.py [-h] [--config_path FILE ...] [--key VALUE ...]', '', 'Train the network.']
+    assert '  --config_path FILE' in lines
+    for name, f in config_fields().items():
+        flags = f'  --{name}, --no-{name}' if f.type is bool else f'  --{name} '
+        assert any(line.startswith(flags) for line in lines), name
+        assert ' '.join(f.metadata['help'].split()[:3]) in ' '.join(text.split()), name
+    assert '  --depth {18,34,50,101}' in lines and '  --lr_steps [INT,...]' in lines and '  --ckpt PATH' in lines
+    assert '      random horizontal flip in training (off for Something-Something) (default: false)' in lines
+    joined = ' '.join(text.split())
+    assert 'frames per clip (T) (default: 8; >= 1)' in joined and '(default: [20, 40]; each >= 1)' in joined
+    sections = [line for line in lines if line and not line.startswith(' ') and line.endswith(':')]
+    assert sections[:4] == ['options:', 'platform:', 'model:', 'data (list lines `<path> <num_frames> <label>`, '
+                                                                 'paths relative to data_root):']
+    assert sections[-1] == 'evaluation:' and len(sections) == 9
+
+
+def test_a_base_list_composes_files_relative_to_the_file_naming_them(tmp_path):
+    (tmp_path / 'datasets').mkdir()
+    write(tmp_path, 'num_classes: 10\ndata_root: /data\ndepth: 34\n', 'datasets/set.yaml')
+    write(tmp_path, 'arch: tsn\ndepth: 18\n', 'model.yaml')
+    run = write(tmp_path, 'base: [datasets/set.yaml, model.yaml]\nepochs: 3\n', 'run.yaml')
+    c = get_config(['--config_path', run, '--epochs', '4'])
+    assert (c.num_classes, c.data_root, c.arch, c.depth, c.epochs) == (10, '/data', 'tsn', 18, 4)
+    assert load_yaml(run) == {'num_classes': 10, 'data_root': '/data', 'depth': 18, 'arch': 'tsn', 'epochs': 3}
+    write(tmp_path, 'depth: 42\n', 'bad.yaml')
+    with pytest.raises(ConfigError, match=r"bad.yaml: 'depth' must be one of"):  # a bad value names its own file
+        get_config(['--config_path', write(tmp_path, 'base: [bad.yaml]\n', 'top.yaml')])
+    with pytest.raises(ConfigError, match=r'config file not found: .*missing.yaml \(a base of .*top2.yaml\)'):
+        get_config(['--config_path', write(tmp_path, 'base: missing.yaml\n', 'top2.yaml')])
+
+
+def test_config_files_building_on_each_other_are_refused(tmp_path):
+    write(tmp_path, 'base: [b.yaml]\n', 'a.yaml')
+    write(tmp_path, 'base: [a.yaml]\ndepth: 18\n', 'b.yaml')
+    with pytest.raises(ConfigError, match=r'config files build on each other in a cycle: .*a.yaml -> .*b.yaml -> '
+                                          r'.*a.yaml'):
+        get_config(['--config_path', str(tmp_path / 'a.yaml')])
+    with pytest.raises(ConfigError, match=r"'base' must be a list of config files"):
+        get_config(['--config_path', write(tmp_path, 'base: {x: 1}\n', 'c.yaml')])
+    with pytest.raises(ConfigError, match="unknown config key 'base'; did you mean 'base_lr'"):
+        get_config(['--base', 'a.yaml'])
+
+
+@dataclasses.dataclass
+class ScriptOptions:
+    video: str = option('', 'video file to classify', positional=True)
+    top_k: int = option(5, 'classes printed', range=POSITIVE_INT)
+    verbose: bool = option(False, 'print more')
+
+
+def test_an_entry_scripts_own_keys_are_declared_like_config_keys(capsys):
+    config, opts = get_config(['clip.mp4', '--depth', '18', '--top_k', '3', '--verbose'], options=ScriptOptions)
+    assert config.depth == 18 and opts == ScriptOptions('clip.mp4', 3, True)
+    assert get_config(['--no-verbose', 'a b.mp4'], options=ScriptOptions)[1] == ScriptOptions('a b.mp4', 5, False)
+    for argv, message in ((['--top_k', '3'], 'command line: predict.py needs VIDEO (video file to classify); see '
+                                             '--help'),
+                          (['a.mp4', 'b.mp4'], "command line: expected --key value, got 'b.mp4'"),
+                          (['a.mp4', '--top_k', '0'], "command line --top_k: 'top_k' must be >= 1, got 0"),
+                          (['a.mp4', '--top_kk', '1'], "unknown config key 'top_kk'; did you mean 'top_k'?")):
+        with pytest.raises(ConfigError) as error:
+            get_config(argv, prog='predict.py', options=ScriptOptions)
+        assert message in str(error.value)
+    with pytest.raises(SystemExit):
+        get_config(['-h'], prog='predict.py', options=ScriptOptions)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == 'usage: predict.py VIDEO [-h] [--config_path FILE ...] [--key VALUE ...]'
+    own = lines[lines.index('predict.py only (command line):'):]
+    assert own[1:7] == ['  VIDEO', '      video file to classify', '  --top_k INT',
+                        '      classes printed (default: 5; >= 1)', '  --verbose, --no-verbose',
+                        '      print more (default: false)']
