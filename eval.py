@@ -55,7 +55,7 @@ def write_results(path, config, metrics, records, scores, class_names):
 
 def main():
     apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
-    config = get_config()
+    config = get_config(description=__doc__)
     if not (config.ckpt and config.val_list and config.data_root):
         raise SystemExit('eval.py: --ckpt, --data_root and --val_list are required')
     init_context(config.device_target, config.mode, device_id_from_env())

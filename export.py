@@ -111,7 +111,7 @@ def export_network(net, path_stem, file_format, batch_size, num_segments, crop_s
 def main(argv=None):
     apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     argv = sys.argv[1:] if argv is None else argv
-    config = get_config(argv)
+    config = get_config(argv, description=__doc__)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     if not config.ckpt:
         raise SystemExit('export.py: --ckpt is required (a Hub .ckpt, a converted .pth, or ours)')

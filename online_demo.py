@@ -3,18 +3,18 @@
     python online_demo.py clip.mp4 --ckpt tsm_online.ckpt --class_names category.txt --device_target CPU
     python online_demo.py 0 --ckpt tsm_online.ckpt ...            # camera index 0
     python online_demo.py clip.mp4 --model tsm_online_mobilenetv2 --ckpt mnv2_online.ckpt --device_target CPU
-    options: --smooth K (average the last K frames' probabilities, default 4), --top_k, --max_frames, --model
+    python online_demo.py clip.mp4 --smooth 8 --top_k 5 --max_frames 100 ...   # the demo's own keys (see the end)
 
 Each frame is resized (short side scale_size), centre-cropped (crop_size) and fed with the shift caches of the
 previous frame; the model never waits for future frames. Needs an online-TSM checkpoint (any config key may follow).
 The network: `--model`, a registered online model (`python -m src.models`) with its classes taken from `--ckpt`
 when given; without it, the config's `tsm_online` network (backbone, depth, num_classes, shift_div keys).
 """
-import argparse
 import collections
 import logging
 import sys
 import time
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -22,24 +22,24 @@ import numpy as np
 import mindspore as ms
 
 from src.checkpoint import infer_num_classes, load_checkpoint, read_params
-from src.config import get_config, model_kwargs
-from src.data import EvalTransform
+from src.config import NON_NEGATIVE, POSITIVE_INT, get_config, model_kwargs, option
+from src.data import EvalTransform, class_names_or_numbers
 from src.data.transforms import normalize
-from src.models import create_streaming_model, get_spec
+from src.errors import run_entry
+from src.models import MODELS, create_streaming_model, get_spec
 from src.runtime import apply_runtime_defaults, init_context
 
-import predict
 
-
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('source', help='video file or camera index')
-    parser.add_argument('--smooth', type=int, default=4, help='frames whose probabilities are averaged')
-    parser.add_argument('--top_k', type=int, default=3)
-    parser.add_argument('--max_frames', type=int, default=0, help='stop after this many frames (0: all)')
-    parser.add_argument('--model', default=None, help='registered online model (tsm_online_r50, '
-                        'tsm_online_mobilenetv2, ...); default: the config keys')
-    return parser.parse_known_args(argv)
+@dataclass
+class OnlineOptions:
+    """online_demo.py's own keys (besides the config's)."""
+    video: str = option('', 'a video file, or a camera index (0, 1, ...)', positional=True)
+    smooth: int = option(4, "the last frames whose probabilities are averaged", range=POSITIVE_INT)
+    top_k: int = option(3, 'classes printed per frame', range=POSITIVE_INT)
+    max_frames: int = option(0, 'stop after this many frames (0: all)', range=NON_NEGATIVE)
+    model: str = option('', "a registered online model (its classes from --ckpt when given); '': the config's "
+                        "tsm_online network", ('',) + tuple(name for name, spec in MODELS.items()
+                                                             if spec.arch == 'tsm_online'))
 
 
 def build_network(model, config):
@@ -93,23 +93,22 @@ def run(net, frames, transform, names, smooth, top_k, max_frames):
 
 def main(argv):
     apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
-    args, rest = parse_args(argv)
-    config = get_config(rest)
+    config, args = get_config(argv, description=__doc__, options=OnlineOptions)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     init_context(config.device_target, config.mode)
-    net, num_classes = build_network(args.model, config)
+    net, num_classes = build_network(args.model or None, config)
     if config.ckpt:
         load_checkpoint(net, config.ckpt)
     else:
         logging.warning('no --ckpt: the network is freshly initialised and its predictions mean nothing')
     net.set_train(False)
-    names = predict.class_names_or_numbers(config.class_names, num_classes)
+    names = class_names_or_numbers(config.class_names, num_classes)
     transform = EvalTransform(config.crop_size, config.scale_size)
-    _, latencies = run(net, frames_of(args.source), transform, names, args.smooth, args.top_k, args.max_frames)
+    _, latencies = run(net, frames_of(args.video), transform, names, args.smooth, args.top_k, args.max_frames)
     steady = latencies[1:] or latencies  # the first frame includes graph compilation
     print(f"{len(latencies)} frames, median latency {np.median(steady):.1f} ms a frame (first frame "
           f"{latencies[0]:.0f} ms, compilation included)")
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    run_entry(main, sys.argv[1:])

@@ -7,15 +7,16 @@ Without --ckpt the network is freshly initialised (a smoke test of the whole pat
 import logging
 import os
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
 import mindspore as ms
 
 from src.checkpoint import load_checkpoint
-from src.config import get_config, model_kwargs, network_settings
-from src.data import (EvalTransform, VideoRecord, count_frame_files, count_video_frames, create_reader,
-                      read_class_names, sample_clip_indices)
+from src.config import get_config, model_kwargs, network_settings, option
+from src.data import (EvalTransform, VideoRecord, class_names_or_numbers, count_frame_files, count_video_frames,
+                      create_reader, sample_clip_indices)
 from src.data.transforms import normalize
 from src.errors import run_entry
 from src.models import create_model
@@ -36,15 +37,15 @@ def load_clip(path, config):
     return normalize(EvalTransform(config.crop_size, config.scale_size)(frames)), num_frames
 
 
-def class_names_or_numbers(path, num_classes):
-    return read_class_names(path, num_classes) if path else [str(i) for i in range(num_classes)]
+@dataclass
+class PredictOptions:
+    """predict.py's own keys (besides the config's)."""
+    video: str = option('', 'the video file or frame folder to classify', positional=True)
 
 
 def main(argv):
     apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
-    if not argv or argv[0].startswith('--'):
-        raise SystemExit(__doc__)
-    config = get_config(argv[1:])
+    config, options = get_config(argv, description=__doc__, options=PredictOptions)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     init_context(config.device_target, config.mode)
     net = create_model(config.arch, **model_kwargs(config))
@@ -54,10 +55,10 @@ def main(argv):
         logging.warning('no --ckpt: the network is freshly initialised and its predictions mean nothing')
     fold_batchnorm(net)  # exact inference with fewer kernels (src/models/fold_bn.py); leaves eval mode on
     names = class_names_or_numbers(config.class_names, config.num_classes)
-    clip, num_frames = load_clip(argv[0], config)
+    clip, num_frames = load_clip(options.video, config)
     logits = net(ms.Tensor(clip)).asnumpy()[0]
     probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
-    print(f"{argv[0]}: {num_frames} frames, {config.num_segments} sampled")
+    print(f"{options.video}: {num_frames} frames, {config.num_segments} sampled")
     for k in np.argsort(-logits)[:5]:
         print(f"  {probs[k]:6.1%}  {k:4d}  {names[k]}")
 

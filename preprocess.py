@@ -67,7 +67,7 @@ def write_labels(path, entries, num_classes):
 
 def main(argv=None):
     apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
-    config = get_config(argv)
+    config = get_config(argv, description=__doc__)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     if not (config.val_list and config.data_root):
         raise SystemExit('preprocess.py: --data_root and --val_list are required')

@@ -5,7 +5,7 @@
 
 Writes to output_dir: config.yaml, train_log.jsonl, checkpoints/<arch>-e<epoch>.ckpt (the last keep_checkpoints,
 with optimizer state, for --resume), checkpoints/<arch>-best.ckpt(+.json) by validation top-1, curves.png.
-An output_dir holding another run is refused unless --resume or --overwrite True (see prepare_output_dir).
+An output_dir holding another run is refused unless --resume or --overwrite (see prepare_output_dir).
 """
 import logging
 import os
@@ -78,7 +78,7 @@ def create_callbacks(config, train_step, net, lr, steps_per_epoch, start_epoch, 
 
 def main():
     apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
-    config = with_absolute_paths(get_config())
+    config = with_absolute_paths(get_config(description=__doc__))
     if not (config.train_list and config.data_root):
         raise SystemExit('train.py: --data_root and --train_list are required (see configs/ and README)')
     enter_rank_workdir()

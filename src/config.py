@@ -397,9 +397,10 @@ def get_config(argv=None, config_path=None, *, description='', prog=None, option
     """Defaults < `config_path`, then each `--config_path` file in order (later wins) < `--key value` overrides.
 
     Every value is checked (type, choices, range) as it is read, and the rules between keys once all are known.
-    `-h` / `--help` anywhere prints `help_text(prog, description, options)` and exits (status 0) before anything
-    else. `options`: a dataclass of the entry script's own keys (declared with `option(...)`, command line only);
-    then returns (config, options instance) instead of the config.
+    `-h` / `--help` anywhere prints `help_text(prog, description, options)` (`description`: what the script does,
+    printed as written, e.g. its docstring) and exits (status 0) before anything else. `options`: a dataclass of
+    the entry script's own keys (declared with `option(...)`, command line only); then returns (config, options
+    instance) instead of the config.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     own = _own_fields(options)
@@ -497,8 +498,8 @@ def help_text(prog=None, description='', options=None):
     positionals = ' '.join(f.name.upper() for f in own.values() if f.metadata['positional'])
     lines = [f"usage: {prog} {positionals + ' ' if positionals else ''}[-h] [--config_path FILE ...] "
              f"[--key VALUE ...]", '']
-    if description:
-        lines += textwrap.wrap(' '.join(description.split()), width) + ['']
+    if description:  # as written (an entry script's docstring: what it does, example commands)
+        lines += textwrap.dedent(description).strip('\n').splitlines() + ['']
     lines += textwrap.wrap(
         "Each key below has a default; YAML files given with --config_path (repeatable: a later file overrides an "
         "earlier one; a file's `base:` list names files it builds on, relative to it) override the defaults, and "

@@ -101,6 +101,11 @@ def read_list_file(list_file, num_classes=None, skip_bad_samples=False, allow_ou
     return records
 
 
+def class_names_or_numbers(path, num_classes):
+    """The class names of `path` (see read_class_names), or without a file the labels as text: '0', '1', ..."""
+    return read_class_names(path, num_classes) if path else [str(i) for i in range(num_classes)]
+
+
 def read_class_names(path, num_classes):
     """Class names in label order, one a line (`category.txt`, UTF-8); their count must be num_classes."""
     names = []

@@ -10,7 +10,7 @@ import mindspore as ms
 from helpers import randomize
 from src.checkpoint import save_params
 from src.config import get_config
-from src.data import BadSampleError, make_demo_dataset
+from src.data import BadSampleError, class_names_or_numbers, make_demo_dataset
 from src.models import create_model
 
 import predict
@@ -52,5 +52,5 @@ def test_predict_refuses_an_empty_folder_and_a_wrong_class_file(tmp_path, demo):
     with pytest.raises(BadSampleError, match=r"no frame named like \{:06d\}\.jpg"):
         predict.load_clip(str(tmp_path), get_config(MODEL))
     with pytest.raises(BadSampleError, match='category.txt: 4 class names for num_classes=5'):
-        predict.class_names_or_numbers(os.path.join(demo, 'category.txt'), 5)
-    assert predict.class_names_or_numbers('', 3) == ['0', '1', '2']
+        class_names_or_numbers(os.path.join(demo, 'category.txt'), 5)
+    assert class_names_or_numbers('', 3) == ['0', '1', '2']
