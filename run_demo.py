@@ -15,23 +15,22 @@ epoch (loss, held-out top-1, ETA) and, on a terminal, a progress bar.
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
-ARCHS = ('tsm', 'tsn', 'tin', 'tsm_mobilenetv2')  # each has configs/demo_<arch>.yaml
+from src.demo_steps import ARCHS, REPO, demo_size, make_data, train_and_eval
+from src.runtime import apply_runtime_defaults
+
 LABELS = {'tsm_mobilenetv2': 'TSM-MobileNetV2'}  # table and plot; the others: the arch in capitals
-# (videos per class train/val, frames per video, frame height, width, epochs)
-SIZES = {'full': ((64, 16), 16, 56, 72, None), 'quick': ((64, 8), 16, 56, 72, 10)}
 TARGETS = {'tsm': ('>=', 90.0), 'tsn': ('<=', 60.0), 'tin': ('>=', 90.0), 'tsm_mobilenetv2': ('>=', 90.0)}
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--output_dir', default=os.path.join(ROOT, 'outputs', 'demo'))
-    parser.add_argument('--quick', action='store_true', help='fewer held-out videos and epochs (about 6 minutes)')
+    parser.add_argument('--output_dir', default=os.path.join(REPO, 'outputs', 'demo'),
+                        help='data/, one folder per model, results.json and curves.png go here')
+    parser.add_argument('--quick', action=argparse.BooleanOptionalAction, default=False,
+                        help='fewer held-out videos and epochs (about 6 minutes)')
     parser.add_argument('--python', default=sys.executable, help='interpreter for train.py / eval.py')
     parser.add_argument('--seed', type=int, default=0, help='seed of the generated videos and of training')
     parser.add_argument('--epochs', type=int, default=None, help='override the epochs of the demo configs')
@@ -42,104 +41,6 @@ def parse_args(argv=None):
     if not set(args.archs) <= set(ARCHS) or len(set(args.archs)) < len(args.archs):
         parser.error(f'--archs takes a comma-separated subset of {",".join(ARCHS)}, got {",".join(args.archs)}')
     return args
-
-
-def demo_size(args):
-    """(videos per class (train, val), frames, height, width, epochs or None) after --quick and the overrides."""
-    size = SIZES['quick' if args.quick else 'full']
-    if args.videos_per_class:
-        size = (tuple(int(v) for v in args.videos_per_class.split(',')), *size[1:])
-    if args.epochs:
-        size = (*size[:-1], args.epochs)
-    return size
-
-
-def make_data(root, size, seed):
-    """Generate the demo videos once per (size, seed); returns the list file paths."""
-    sys.path.insert(0, ROOT)
-    from src.data import make_demo_dataset
-
-    videos, frames, height, width, _ = size
-    stamp = os.path.join(root, 'demo.json')
-    params = {'videos_per_class': list(videos), 'num_frames': frames, 'height': height, 'width': width, 'seed': seed}
-    if os.path.isfile(stamp) and json.load(open(stamp)) == params:
-        return {split: os.path.join(root, f'{split}_videofolder.txt') for split in ('train', 'val')}
-    paths = make_demo_dataset(root, videos_per_class=videos, num_frames=frames, height=height, width=width,
-                              seed=seed)
-    with open(stamp, 'w') as f:
-        json.dump(params, f)
-    return paths
-
-
-PROGRESS = re.compile(r'epoch (\d+)/(\d+) step (\d+)/(\d+) loss (\S+) .*?(?:ETA (\S+))?$')
-VALIDATION = re.compile(r'epoch (\d+) validation: top1 ([\d.]+)')
-
-
-class Console:
-    """What the user sees while a model trains: a progress bar on a terminal, and one line per epoch.
-
-    Reads train.py's log lines as they come (every line also goes to the log file)."""
-
-    def __init__(self, name, stream=sys.stdout):
-        self.name, self.stream, self.tty = name.upper(), stream, stream.isatty()
-        self.loss, self.eta, self.epochs = float('nan'), '?', 0
-
-    def feed(self, line):
-        if (match := PROGRESS.search(line)):
-            epoch, self.epochs, step, steps = (int(g) for g in match.groups()[:4])
-            self.loss, self.eta = float(match.group(5)), match.group(6) or self.eta
-            if self.tty:
-                done = ((epoch - 1) * steps + step) / (self.epochs * steps)
-                bar = '#' * int(30 * done) + '.' * (30 - int(30 * done))
-                self.stream.write(f'\r{self.name} [{bar}] epoch {epoch}/{self.epochs} loss {self.loss:.3f} '
-                                  f'ETA {self.eta}  ')
-                self.stream.flush()
-        elif (match := VALIDATION.search(line)):
-            epoch, top1 = int(match.group(1)), float(match.group(2))
-            self.stream.write(('\r' if self.tty else '') + f'{self.name} epoch {epoch}/{self.epochs}: loss '
-                              f'{self.loss:.3f}, held-out top-1 {top1:5.1f} %, ETA {self.eta}' + ' ' * 20 + '\n')
-            self.stream.flush()
-
-
-def run(command, log_path, console=None):
-    """Run one step, its output to log_path (and through `console`); returns seconds taken, or exits with the
-    log's tail."""
-    print('$ ' + ' '.join(command), flush=True)
-    start = time.time()
-    with open(log_path, 'w') as log:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, text=True)
-        for line in proc.stdout:
-            log.write(line)
-            if console is not None:
-                console.feed(line.rstrip('\n'))
-        code = proc.wait()
-    if code:
-        with open(log_path) as log:
-            tail = ''.join(log.readlines()[-30:])
-        sys.exit(f'failed (exit {code}); last lines of {log_path}:\n{tail}')
-    return time.time() - start
-
-
-def train_and_eval(arch, args, data_root, paths, epochs, name=None, overrides=()):
-    """Train `configs/demo_<arch>.yaml` (+ train.py `overrides`) into <output_dir>/<name>, evaluate the last epoch."""
-    name = name or arch
-    out = os.path.join(args.output_dir, name)
-    os.makedirs(out, exist_ok=True)
-    common = ['--config_path', os.path.join(ROOT, 'configs', f'demo_{arch}.yaml'), '--data_root', data_root,
-              '--val_list', paths['val'], '--seed', str(args.seed), *overrides]
-    extra = ['--epochs', str(epochs)] if epochs else []
-    train_time = run([args.python, os.path.join(ROOT, 'train.py'), *common, '--train_list', paths['train'],
-                      '--output_dir', out, '--overwrite', 'True', *extra],  # a rerun moves the last one aside
-                     os.path.join(out, 'train.log'), Console(name))
-    ckpts = sorted((int(m.group(1)), n) for n in os.listdir(os.path.join(out, 'checkpoints'))  # <config arch>-e<N>
-                   if (m := re.fullmatch(r'[a-z_]+-e(\d+)\.ckpt', n)))
-    ckpt = os.path.join(out, 'checkpoints', ckpts[-1][1])  # the last epoch: no model selection on held-out data
-    eval_time = run([args.python, os.path.join(ROOT, 'eval.py'), *common, '--ckpt', ckpt, '--output_dir', out,
-                     '--out', os.path.join(out, 'eval.json')], os.path.join(out, 'eval.log'))
-    with open(os.path.join(out, 'eval.json')) as f:
-        metrics = {k: v for k, v in json.load(f).items() if k != 'videos'}
-    # the demo model's name as arch (eval.json's arch is the config's: tsm for tsm_mobilenetv2)
-    return {**metrics, 'arch': arch, 'name': name, 'train_s': train_time, 'eval_s': eval_time}
 
 
 def table(results, total):
@@ -188,13 +89,16 @@ def save_results(path, results, settings):
 
 
 def main(argv=None):
+    apply_runtime_defaults()  # first: also the defaults of the train.py / eval.py runs (GLOG_v before their import)
     args = parse_args(argv)
     start = time.time()
-    size = demo_size(args)
+    size = demo_size(args.quick, args.videos_per_class, args.epochs)
     data_root = os.path.join(args.output_dir, 'data')
     print(f'generating the demo videos in {data_root}', flush=True)
     paths = make_data(data_root, size, args.seed)
-    results = [train_and_eval(arch, args, os.path.join(data_root, 'frames'), paths, size[-1]) for arch in args.archs]
+    results = [train_and_eval(arch, output_dir=args.output_dir, data_root=os.path.join(data_root, 'frames'),
+                              paths=paths, seed=args.seed, epochs=size[-1], python=args.python)
+               for arch in args.archs]
     total = time.time() - start
     save_results(os.path.join(args.output_dir, 'results.json'), results, {'size': list(size), 'seed': args.seed})
     print(table(results, total))

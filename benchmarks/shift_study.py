@@ -4,11 +4,11 @@
     python benchmarks/shift_study.py --seeds 0,1 --variants tsn,1/4,1/4-inplace
 
 Every variant trains TSM-ResNet-18 from scratch with `configs/demo_tsm.yaml` (TSN: `demo_tsn.yaml`) on the same
-generated videos (run_demo.py's data and steps), evaluates the last epoch on the held-out videos, and is timed for
-inference: one clip forward (GRAPH_MODE, a fresh process per variant, variants alternating) at the study's own size
-and at the SSv2 size (ResNet-50, 8 x 224). Fractions are of all channels shifted: 1/4 is 1/8 each way (the
-default, shift_div 8); "all" is half each way (shift_div 2). Writes results.json under --output_dir, a markdown
-table to --out and, if matplotlib is installed (optional), a plot next to it. Each finished run is kept
+generated videos (run_demo.py's data and steps: src/demo_steps.py), evaluates the last epoch on the held-out videos,
+and is timed for inference: one clip forward (GRAPH_MODE, a fresh process per variant, variants alternating) at the
+study's own size and at the SSv2 size (ResNet-50, 8 x 224). Fractions are of all channels shifted: 1/4 is 1/8 each
+way (the default, shift_div 8); "all" is half each way (shift_div 2). Writes results.json under --output_dir, a
+markdown table to --out and, if matplotlib is installed (optional), a plot next to it. Each finished run is kept
 (<output_dir>/<variant>-seed<k>/eval.json): a rerun after an interruption skips the runs already done.
 """
 import argparse
@@ -20,11 +20,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the checkout's src/ for `python benchmarks/shift_study.py` from anywhere (an entry script's only path change)
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / 'benchmarks'))
 
-import bench_model  # noqa: E402
-import run_demo  # noqa: E402
+import bench_model  # noqa: E402  (benchmarks/, next to this script: its forward-timing worker)
+
+from src.demo_steps import demo_size, make_data, train_and_eval  # noqa: E402
+from src.runtime import apply_runtime_defaults  # noqa: E402
 
 # name -> (fraction of channels shifted, arch, shift_div, shift_place)
 VARIANTS = {
@@ -42,9 +44,12 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--variants', default=','.join(VARIANTS), help=f'comma-separated, of {",".join(VARIANTS)}')
     parser.add_argument('--seeds', default='0', help='comma-separated training seeds (the data uses the first)')
-    parser.add_argument('--output_dir', default=str(ROOT / 'outputs' / 'shift_study'))
-    parser.add_argument('--out', default=str(ROOT / 'benchmarks' / 'results' / 'shift_study.md'))
-    parser.add_argument('--quick', action='store_true', help="run_demo.py's quick size")
+    parser.add_argument('--output_dir', default=str(ROOT / 'outputs' / 'shift_study'),
+                        help='the data, one folder per variant and seed, and results.json go here')
+    parser.add_argument('--out', default=str(ROOT / 'benchmarks' / 'results' / 'shift_study.md'),
+                        help='the markdown table (the plot goes next to it, .png)')
+    parser.add_argument('--quick', action=argparse.BooleanOptionalAction, default=False,
+                        help="run_demo.py's quick size")
     parser.add_argument('--epochs', type=int, default=None, help='override the epochs of the demo configs')
     parser.add_argument('--videos_per_class', default=None, help='override the data size: TRAIN,VAL')
     parser.add_argument('--latency', default='demo,ssv2', help=f'inference sizes to time, of {",".join(LATENCY_SIZES)}'
@@ -68,13 +73,13 @@ def parse_args(argv=None):
 
 
 def train_variants(args):
-    """{variant: [eval result per seed]}: each variant trained and evaluated by run_demo's steps.
+    """{variant: [eval result per seed]}: each variant trained and evaluated by the demo's steps.
 
     A run whose `done.json` records the same data size and settings is not repeated.
     """
-    size = run_demo.demo_size(args)
+    size = demo_size(args.quick, args.videos_per_class, args.epochs)
     data_root = os.path.join(args.output_dir, 'data')
-    paths = run_demo.make_data(data_root, size, args.seeds[0])
+    paths = make_data(data_root, size, args.seeds[0])
     results = {name: [] for name in args.variants}
     for seed in args.seeds:
         for name in args.variants:
@@ -87,10 +92,10 @@ def train_variants(args):
                 logging.info('%s: done before, kept (%s)', tag, done)
                 results[name].append(json.load(open(done))['result'])
                 continue
-            run_args = argparse.Namespace(**{**vars(args), 'seed': seed})
             overrides = ['--shift_div', str(shift_div), '--shift_place', place]
-            result = run_demo.train_and_eval(arch, run_args, os.path.join(data_root, 'frames'), paths, size[-1], tag,
-                                             overrides)
+            result = train_and_eval(arch, output_dir=args.output_dir, data_root=os.path.join(data_root, 'frames'),
+                                    paths=paths, seed=seed, epochs=size[-1], name=tag, overrides=overrides,
+                                    python=args.python)
             result['curve'] = val_curve(os.path.join(args.output_dir, tag, 'train_log.jsonl'))
             with open(done, 'w') as f:
                 json.dump({'settings': settings, 'result': result}, f, indent=1)
@@ -202,6 +207,7 @@ def plot(args, results, latency, path):
 
 
 def main(argv=None):
+    apply_runtime_defaults()  # first: also the defaults of the train.py / eval.py / timing runs it starts
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     start = time.time()

@@ -61,8 +61,7 @@ def test_results_of_later_runs_join_those_on_the_same_data(tmp_path):
 
 
 def test_console_shows_a_line_per_epoch_and_a_bar_on_a_terminal():
-    sys.path.insert(0, ROOT)
-    import run_demo
+    from src.demo_steps import Console
 
     lines = ['2026-12-01 10:00:00,000 INFO epoch 1/2 step 1/3 loss 1.3900 lr 0.01 grad_norm 1 scale 1 skipped 0',
              '2026-12-01 10:00:01,000 INFO epoch 1/2 step 3/3 loss 1.2000 lr 0.01 grad_norm 1 scale 1 skipped 0 '
@@ -74,7 +73,7 @@ def test_console_shows_a_line_per_epoch_and_a_bar_on_a_terminal():
             return True
 
     for stream, bar in ((io.StringIO(), False), (Terminal(), True)):
-        console = run_demo.Console('tsm', stream)
+        console = Console('tsm', stream)
         for line in lines:
             console.feed(line)
         text = stream.getvalue()
