@@ -31,17 +31,15 @@ INTERPRETER = re.compile(r'python(3(\.\d+)?)?')
 ENV_ASSIGNMENT = re.compile(r'[A-Za-z_][A-Za-z0-9_]*=.*')
 PLACEHOLDER = '...'  # "and so on" in a command: `--train_list ...`
 
-# Entry scripts whose options are config keys (src/config.py), with the number of positional arguments before them.
-CONFIG_SCRIPTS = {'train.py': 0, 'eval.py': 0, 'export.py': 0, 'predict.py': 1, 'preprocess.py': 0}
-# Launch scripts: (positional arguments, index of CONFIG_PATH among them or None, an optional DEVICE_ID after them);
-# the `--key value` that follow go to a CONFIG_SCRIPT.
+# Launch scripts: (positional arguments, index of CONFIG_PATH among them or None, an optional DEVICE_ID after them,
+# the Python script that receives the `--key value` which follow).
 SHELL_SCRIPTS = {
-    'scripts/run_standalone_train.sh': (3, 1, False),
-    'scripts/run_distribute_train.sh': (5, 3, False),
-    'scripts/run_eval.sh': (4, 1, False),
-    'scripts/run_export.sh': (4, None, True),
-    'scripts/run_infer_cpp.sh': (4, 1, True),
-    'scripts/run_infer_310.sh': (4, 1, False),
+    'scripts/run_standalone_train.sh': (3, 1, False, 'train.py'),
+    'scripts/run_distribute_train.sh': (5, 3, False, 'train.py'),
+    'scripts/run_eval.sh': (4, 1, False, 'eval.py'),
+    'scripts/run_export.sh': (4, None, True, 'export.py'),
+    'scripts/run_infer_cpp.sh': (4, 1, True, 'preprocess.py'),
+    'scripts/run_infer_310.sh': (4, 1, False, 'preprocess.py'),
 }
 
 
@@ -98,9 +96,13 @@ def shell_commands(text):
     return commands
 
 
-def argparse_options(script):
-    """Every `--option` a script declares with argparse (sub-commands included)."""
-    return set(re.findall(r'''add_argument\(\s*['"](--[\w-]+)['"]''', read(script)))
+def own_options(source):
+    """Every `--option` a script declares itself: argparse's `add_argument('--x')` (sub-commands included) and the
+    entry scripts' own keys, `x: type = option(...)` (src.config), with `--no-x` for those."""
+    options = set(re.findall(r'''add_argument\(\s*['"](--[\w-]+)['"]''', source))
+    for name in re.findall(r'^\s+(\w+)\s*:[^=\n]*=\s*option\(', source, re.M):
+        options |= {f'--{name}', f'--no-{name}'}
+    return options | {'-h', '--help'}
 
 
 def check_config_args(args, where):
@@ -144,20 +146,23 @@ def check_python_command(argv, where):
     script, args = argv[0], argv[1:]
     assert script.endswith('.py'), f'{where}: expected a script, got {script}'
     assert os.path.isfile(os.path.join(ROOT, script)), f'{where}: {script} does not exist'
-    name = os.path.basename(script)
-    if script == name and name in CONFIG_SCRIPTS:
-        if args != ['--help']:
-            check_config_args(args[CONFIG_SCRIPTS[name]:], where)
-        return
-    known, config_args, i = argparse_options(script) | {'--help'}, [], 0
+    source = read(script)
+    known, takes_config = own_options(source), 'get_config(' in source  # the config's keys, after its own
+    while args and not args[0].startswith('-'):  # positional arguments (a video, a sub-command, ...) come first
+        args = args[1:]
+    config_args, i = [], 0
     while i < len(args):
         option = args[i].split('=')[0]
-        takes_value = '=' not in args[i] and i + 1 < len(args) and not args[i + 1].startswith('--')
-        if option.startswith('--') and option not in known:
-            assert script == 'online_demo.py', f'{where}: {script} has no option {option}'
-            config_args += args[i:i + 1 + takes_value]  # online_demo.py hands the others to the config
-        i += 1 + (option.startswith('--') and takes_value)
-    check_config_args(config_args, where)
+        width = 2 if '=' not in args[i] and i + 1 < len(args) and not args[i + 1].startswith('--') else 1
+        if option in known:
+            pass
+        elif takes_config:
+            config_args += args[i:i + width]
+        else:
+            raise AssertionError(f'{where}: {script} has no option {option}')
+        i += width
+    if takes_config:
+        check_config_args(config_args, where)
 
 
 def check_shell_script(argv, where):
@@ -165,14 +170,15 @@ def check_shell_script(argv, where):
     assert os.path.isfile(os.path.join(ROOT, script)), f'{where}: {script} does not exist'
     if script not in SHELL_SCRIPTS or PLACEHOLDER in args[:SHELL_SCRIPTS[script][0]]:
         return
-    positional, config_index, optional_device_id = SHELL_SCRIPTS[script]
+    positional, config_index, optional_device_id, target = SHELL_SCRIPTS[script]
     assert len(args) >= positional, f'{where}: {script} takes {positional} positional arguments'
     if config_index is not None:
         check_repository_file(args[config_index], where)
     rest = args[positional:]
     if optional_device_id and rest and not rest[0].startswith('--'):
         rest = rest[1:]
-    check_config_args(rest, where)
+    assert not rest or rest[0].startswith('--'), f'{where}: {script} takes {positional} positional arguments'
+    check_python_command([target, *rest], where)
 
 
 def check_command(argv, where):
