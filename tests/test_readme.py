@@ -97,11 +97,14 @@ def shell_commands(text):
 
 
 def own_options(source):
-    """Every `--option` a script declares itself: argparse's `add_argument('--x')` (sub-commands included) and the
-    entry scripts' own keys, `x: type = option(...)` (src.config), with `--no-x` for those."""
+    """Every `--option` a script declares itself: argparse's `add_argument('--x')` (sub-commands included; `--no-x`
+    too with BooleanOptionalAction) and the entry scripts' own keys, `x: type = option(...)` (src.config), with
+    `--no-x` for booleans."""
     options = set(re.findall(r'''add_argument\(\s*['"](--[\w-]+)['"]''', source))
-    for name in re.findall(r'^\s+(\w+)\s*:[^=\n]*=\s*option\(', source, re.M):
-        options |= {f'--{name}', f'--no-{name}'}
+    options |= {'--no-' + name[2:] for name in re.findall(
+        r'''add_argument\(\s*['"](--[\w-]+)['"][^)]*BooleanOptionalAction''', source)}
+    for name, annotation in re.findall(r'^\s+(\w+)\s*:\s*([^=\n]*?)\s*=\s*option\(', source, re.M):
+        options |= {f'--{name}'} | ({f'--no-{name}'} if annotation == 'bool' else set())
     return options | {'-h', '--help'}
 
 
