@@ -268,22 +268,23 @@ def report(args, machine, rows, shifts, loads):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--device_target', default='CPU', choices=['CPU', 'GPU', 'Ascend'])
-    parser.add_argument('--depth', type=int, default=50, choices=[18, 34, 50, 101])
-    parser.add_argument('--image_size', type=int, default=224)
-    parser.add_argument('--num_segments', type=int, default=8)
-    parser.add_argument('--num_classes', type=int, default=174)
+    parser.add_argument('--device_target', default='CPU', choices=['CPU', 'GPU', 'Ascend'], help='where to run')
+    parser.add_argument('--depth', type=int, default=50, choices=[18, 34, 50, 101], help='ResNet depth')
+    parser.add_argument('--image_size', type=int, default=224, help='clip height and width')
+    parser.add_argument('--num_segments', type=int, default=8, help='frames per clip')
+    parser.add_argument('--num_classes', type=int, default=174, help='classifier outputs')
     parser.add_argument('--batch_sizes', type=lambda s: [int(b) for b in s.split(',')], default=[1, 8],
                         help='comma-separated forward batch sizes')
-    parser.add_argument('--train_batch_size', type=int, default=2)
+    parser.add_argument('--train_batch_size', type=int, default=2, help='clips per train step')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per worker subprocess')
     parser.add_argument('--warmup', type=int, default=2, help='untimed runs per worker after compilation')
     parser.add_argument('--rounds', type=int, default=2, help='worker subprocesses per arch (TSN/TSM alternate)')
-    parser.add_argument('--out', default=str(ROOT / 'benchmarks/results/model_cpu.md'))
+    parser.add_argument('--out', default=str(ROOT / 'benchmarks/results/model_cpu.md'), help='the markdown report')
     parser.add_argument('--torch_python', default='',
                         help='interpreter with torch + torchvision for the comparison (default: this one if it has '
                              'them; otherwise the comparison is skipped)')
-    parser.add_argument('--skip_tsn_tsm', action='store_true', help='only the comparison with PyTorch')
+    parser.add_argument('--skip_tsn_tsm', action=argparse.BooleanOptionalAction, default=False,
+                        help='only the comparison with PyTorch')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.batch_sizes + [args.train_batch_size, args.repeats, args.rounds, args.image_size]) < 1:

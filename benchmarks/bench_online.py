@@ -78,9 +78,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--configs', default='50x224,mobilenetv2x224,18x112',
                         help='comma-separated BACKBONExSIZE (BACKBONE: a ResNet depth or mobilenetv2)')
-    parser.add_argument('--repeats', type=int, default=10)
-    parser.add_argument('--device_target', default='CPU', choices=('CPU', 'GPU', 'Ascend'))
-    parser.add_argument('--out', default='')
+    parser.add_argument('--repeats', type=int, default=10, help='timed rounds per configuration')
+    parser.add_argument('--device_target', default='CPU', choices=('CPU', 'GPU', 'Ascend'), help='where to run')
+    parser.add_argument('--out', default='', help='also write the markdown table here')
     args = parser.parse_args(argv)
     init_context(args.device_target, 'graph')
     measured = {}

@@ -84,16 +84,17 @@ def measure(way, args):
 def main(argv=None):
     apply_runtime_defaults()  # first: before any MindSpore operation, whatever the import order
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--device_target', default='CPU', choices=['CPU', 'GPU', 'Ascend'])
-    parser.add_argument('--depth', type=int, default=18, choices=[18, 34, 50, 101])
-    parser.add_argument('--image_size', type=int, default=112)
-    parser.add_argument('--num_segments', type=int, default=8)
-    parser.add_argument('--num_classes', type=int, default=174)
-    parser.add_argument('--batch_size', type=int, default=2)
+    parser.add_argument('--device_target', default='CPU', choices=['CPU', 'GPU', 'Ascend'], help='where to run')
+    parser.add_argument('--depth', type=int, default=18, choices=[18, 34, 50, 101], help='ResNet depth')
+    parser.add_argument('--image_size', type=int, default=112, help='clip height and width')
+    parser.add_argument('--num_segments', type=int, default=8, help='frames per clip')
+    parser.add_argument('--num_classes', type=int, default=174, help='classifier outputs')
+    parser.add_argument('--batch_size', type=int, default=2, help='clips per step')
     parser.add_argument('--steps', type=int, default=6, help='steps per epoch')
     parser.add_argument('--epochs', type=int, default=3, help='per measurement; the first is not timed')
     parser.add_argument('--rounds', type=int, default=3, help='times each way is measured (alternating)')
-    parser.add_argument('--out', default=str(ROOT / 'benchmarks' / 'results' / 'train_engine_cpu.md'))
+    parser.add_argument('--out', default=str(ROOT / 'benchmarks' / 'results' / 'train_engine_cpu.md'),
+                        help='the markdown table')
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error('--epochs must be at least 2 (the first one compiles)')

@@ -103,12 +103,12 @@ def report(results, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--channels', type=int, default=64)
-    parser.add_argument('--size', type=int, default=56)
-    parser.add_argument('--batch', type=int, default=8)
-    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--channels', type=int, default=64, help='input and output channels of the convolution')
+    parser.add_argument('--size', type=int, default=56, help='input height and width')
+    parser.add_argument('--batch', type=int, default=8, help='input batch')
+    parser.add_argument('--repeats', type=int, default=5, help='timed runs per setting')
     parser.add_argument('--out', default='', help='also write the report (markdown) here')
-    parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--worker', action=argparse.BooleanOptionalAction, default=False, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)

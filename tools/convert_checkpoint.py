@@ -41,7 +41,7 @@ def parse_args(argv=None):
                         help="classifier outputs (default: the rows of the stored classifier)")
     parser.add_argument("--num_segments", type=int, help="frames per clip (default: the model's)")
     parser.add_argument("--shift_div", type=int, help="1/shift_div of the channels shift (default: the model's)")
-    parser.add_argument("--init_only", action="store_true",
+    parser.add_argument("--init_only", action=argparse.BooleanOptionalAction, default=False,
                         help="backbone initialisation (e.g. torchvision ImageNet): the classifier is not converted")
     return parser.parse_args(argv)
 

@@ -129,7 +129,7 @@ def make_lists(dataset, annotations, out, frames=None, videos=None, frame_templa
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dataset", choices=sorted(ANNOTATIONS))
+    parser.add_argument("dataset", choices=sorted(ANNOTATIONS), help="whose annotation files to read")
     parser.add_argument("--annotations", required=True, help="folder with the label/train/validation files")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--videos", help="root of the video files (frame counts by decoding)")
