@@ -10,7 +10,6 @@ timed runs after warm-up. Writes a markdown table to stdout and `--out`.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from src.runtime import apply_runtime_defaults  # noqa: E402
-from timing import run_timed, timed_runs  # noqa: E402  (benchmarks/timing.py, next to this script)
+from timing import machine_info, median, run_timed, spawn, timed_runs  # noqa: E402  (benchmarks/timing.py)
 
 ARCHS = ('tsn', 'tsm')
 
@@ -116,30 +115,6 @@ def run_job(job):
     return run_timed(build_step(job), job['warmup'], job['repeats'])
 
 
-TORCH_ISA = {'AVX2': {'ONEDNN_MAX_CPU_ISA': 'AVX2', 'ATEN_CPU_CAPABILITY': 'avx2'}, 'default': {}}
-
-
-def spawn(job, torch_python=None):
-    """Run `job` in a fresh interpreter and return its JSON result (a PyTorch job: torch_tsm.py under
-    `torch_python`, with the instruction set of job['isa'] and nothing of MindSpore's settings)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')])))
-    command = [sys.executable, str(Path(__file__).resolve()), '--worker', json.dumps(job)]
-    if job.get('framework') == 'torch':
-        env = {k: v for k, v in os.environ.items() if k not in ('ONEDNN_MAX_CPU_ISA', 'ATEN_CPU_CAPABILITY')}
-        env.update(TORCH_ISA[job['isa']])
-        command = [torch_python, str(ROOT / 'benchmarks' / 'torch_tsm.py'), json.dumps(job)]
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark worker failed for {job}:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def median(values):
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def measure_pair(base_job, rounds):
     """TSN and TSM of one configuration, alternating subprocesses; pooled times and the highest peak RSS."""
     pooled = {arch: {'times': [], 'peak_rss_mb': 0.0} for arch in ARCHS}
@@ -149,18 +124,6 @@ def measure_pair(base_job, rounds):
             pooled[arch]['times'] += result['times']
             pooled[arch]['peak_rss_mb'] = max(pooled[arch]['peak_rss_mb'], result['peak_rss_mb'])
     return pooled
-
-
-def machine_info(device_target):
-    cpu = platform.processor() or 'unknown'
-    try:
-        with open('/proc/cpuinfo') as info:
-            cpu = next(line.split(':', 1)[1].strip() for line in info if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    import mindspore as ms
-    return {'cpu': cpu, 'cores': os.cpu_count(), 'mindspore': ms.__version__, 'device_target': device_target,
-            'ONEDNN_MAX_CPU_ISA': os.environ.get('ONEDNN_MAX_CPU_ISA', '(unset)'), 'python': platform.python_version()}
 
 
 def load_average():

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # the checkout's src/ for `python benchmarks/shift_study.py` from anywhere (an entry script's only path change)
 sys.path.insert(0, str(ROOT))
 
-import bench_model  # noqa: E402  (benchmarks/, next to this script: its forward-timing worker)
+import timing  # noqa: E402  (benchmarks/timing.py, next to this script: bench_model.py's timing worker)
 
 from src.demo_steps import demo_size, make_data, train_and_eval  # noqa: E402
 from src.runtime import apply_runtime_defaults  # noqa: E402
@@ -138,8 +138,8 @@ def time_variants(args):
                 job = {'device_target': 'CPU', 'kind': 'forward', 'batch': 1, 'arch': arch, 'depth': depth,
                        'num_segments': segments, 'image_size': crop, 'num_classes': 174, 'shift_div': shift_div,
                        'shift_place': place, 'warmup': 1, 'repeats': args.repeats}
-                times[name] += bench_model.spawn(job)['times']
-        latency[size] = {name: 1e3 * bench_model.median(t) for name, t in times.items()}
+                times[name] += timing.spawn(job)['times']
+        latency[size] = {name: 1e3 * timing.median(t) for name, t in times.items()}
     return latency
 
 
@@ -166,7 +166,7 @@ def summarise(args, results, latency):
     first = results[args.variants[0]][0]
     lines += ['', f"{first['num_videos']} held-out demo videos (6 classes, chance 16.7 %), ResNet-18 from scratch, "
               f"seeds {', '.join(map(str, args.seeds))}, top-1 of the last epoch; '-': never reached. Latency: median "
-              f"one-clip forward (batch 1) on {bench_model.machine_info('CPU')['cpu']}, {os.cpu_count()} cores."]
+              f"one-clip forward (batch 1) on {timing.machine_info('CPU')['cpu']}, {os.cpu_count()} cores."]
     return '\n'.join(lines) + '\n'
 
 

@@ -9,11 +9,9 @@ machine's cores, as MindSpore uses). Instruction sets come from the environment 
 (ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY). Never imported by the project; torch is no dependency.
 """
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import run_timed  # noqa: E402  (the benchmarks folder, not a package)
+from timing import run_timed  # benchmarks/timing.py: run as `python benchmarks/torch_tsm.py`, its folder is on the path
 
 
 def temporal_shift(x, num_segments, shift_div=8):

@@ -15,6 +15,7 @@ import shutil
 import sys
 from multiprocessing import Pool
 
+# the checkout's src/ for `python tools/extract_frames.py` from anywhere (an entry script's only path change)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import cv2  # noqa: E402

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+# the checkout's src/ for `python tools/make_demo_dataset.py` from anywhere (an entry script's only path change)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from src.data.demo import DEFAULT_MOTIONS, MOTIONS, make_demo_dataset  # noqa: E402

@@ -23,6 +23,7 @@ import os
 import sys
 from multiprocessing import Pool
 
+# the checkout's src/ for `python tools/make_lists.py` from anywhere (an entry script's only path change)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from src.data.records import BadSampleError  # noqa: E402
