@@ -494,7 +494,7 @@ def _describe(f, width):
 def help_text(prog=None, description='', options=None):
     """The `--help` text of an entry script: usage, description, how keys are given, then every key by section."""
     prog, own = _prog(prog), _own_fields(options)
-    width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120)) - 2
+    width = max(60, min(shutil.get_terminal_size((120, 24)).columns, 120)) - 2  # the docstrings: 120
     positionals = ' '.join(f.name.upper() for f in own.values() if f.metadata['positional'])
     lines = [f"usage: {prog} {positionals + ' ' if positionals else ''}[-h] [--config_path FILE ...] "
              f"[--key VALUE ...]", '']
