@@ -156,7 +156,7 @@ def prepare_output_dir(output_dir, *, resume='', overwrite=False, writer=True, n
     if earlier and not resume and not overwrite:
         shown = ', '.join(earlier[:4]) + (f' and {len(earlier) - 4} more' if len(earlier) > 4 else '')
         raise OutputDirError(f"output_dir {output_dir} already holds a run ({shown}). Continue it with "
-                             "--resume last, start afresh with --overwrite True (its files are moved to "
+                             "--resume last, start afresh with --overwrite (its files are moved to "
                              f"{os.path.join(output_dir, 'previous')}/<time>/), or choose another --output_dir")
     if not writer:
         return None
