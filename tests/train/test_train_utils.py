@@ -1,6 +1,14 @@
 """Training helpers: lr schedule, parameter groups, the train step (clipping, overflow, AMP, counters), partial BN,
 checkpoints (keep-k, best, resume state, output_dir safety), callbacks under `Model.train` (non-finite stop,
-save before validation, validation cadence, JSON lines), launch detection."""
+save before validation, validation cadence, JSON lines), launch detection.
+
+In-process, PyNative by default, on small networks: a one-layer one (`_Linear`, gradients known by hand) and a
+conv-BN one (`_ConvBN`: BatchNorm statistics, AMP O2, partial BN, the training state); each builds and runs in about
+a second, where a ResNet-18 step takes seconds in PyNative and its graph ~20-50 s to compile. The ResNet-specific
+facts (parameter groups, the 20 BatchNorm layers, a training checkpoint loading as a network checkpoint) are checked
+on the real network without training it. The train step's own logic (the skip decision, the in-graph counters, loss
+scaling, a callback stopping `Model.train`) also runs in graph mode. train.py end to end, in graph mode (the default)
+and PyNative: test_train.py and test_train_distributed.py (slow)."""
 import json
 import os
 
@@ -94,6 +102,24 @@ class _Linear(nn.Cell):
         return self.dense(x)
 
 
+class _ConvBN(nn.Cell):
+    """conv -> BN -> ReLU -> conv -> BN -> mean -> dense: the parts of a video network the train step treats apart
+    (BatchNorm statistics, float32 BatchNorm under AMP O2), in a graph small enough to compile and run at once."""
+
+    def __init__(self, num_classes=3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(6, 4, 3, weight_init='he_uniform')
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 4, 3, weight_init='he_uniform')
+        self.bn2 = nn.BatchNorm2d(4)
+        self.relu = nn.ReLU()
+        self.new_fc = nn.Dense(4, num_classes)
+
+    def construct(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        return self.new_fc(self.relu(self.bn2(self.conv2(x))).mean(axis=(2, 3)))
+
+
 def _one_step(clip_grad_norm, scale=100.0, amp_level='O0', x=None):
     weight = np.zeros((2, 4), np.float32)
     net = _Linear(weight)
@@ -118,14 +144,14 @@ def test_gradient_norm_clipping_is_applied():
     np.testing.assert_allclose(delta / np.linalg.norm(delta), np.full((2, 4), 1 / np.sqrt(8)), rtol=1e-5)  # -grad
 
 
-def test_non_finite_gradients_skip_the_update_and_are_counted():
+def test_non_finite_gradients_skip_the_update_and_are_counted():  # graph mode: the Model.train stop below
     x = np.array([[np.inf, 1, 1, 1]], np.float32)
     (loss, overflow, _, _), delta = _one_step(clip_grad_norm=20.0, x=x)
     assert bool(overflow.asnumpy()) and not np.isfinite(float(loss.asnumpy()))
     assert np.all(delta == 0)
 
 
-def test_counters_average_the_loss_of_updated_steps_and_count_skipped_runs():
+def test_counters_average_the_loss_of_updated_steps_and_count_skipped_runs(mode):
     net = _Linear(np.zeros((2, 4), np.float32))
     opt = create_optimizer(net, np.zeros(8, np.float32), momentum=0.0, weight_decay=0.0)  # lr 0: W stays 0
     step = create_train_step(net, opt, loss_fn=nn.MSELoss(), clip_grad_norm=0.0)
@@ -138,21 +164,34 @@ def test_counters_average_the_loss_of_updated_steps_and_count_skipped_runs():
     assert np.isnan(mean) and (updated, skipped, longest) == (0, 3, 2)
 
 
-def test_fixed_loss_scale_skips_and_counts_an_overflowing_step():
+@pytest.mark.parametrize('mode, dynamic', [('pynative', False), ('pynative', True), ('graph', True)])
+def test_an_overflowing_step_is_skipped_counted_and_halves_a_dynamic_scale_and_updates_are_unscaled(mode, dynamic,
+                                                                                                   run_in_mode):
+    run_in_mode(mode, lambda: _overflow_then_unscaled_update(dynamic))  # graph, fixed scale: train.py (O0: 1.0)
+
+
+def _overflow_then_unscaled_update(dynamic):
     net = _Linear(np.zeros((2, 4), np.float32))
     opt = create_optimizer(net, np.ones(4, np.float32), momentum=0.0, weight_decay=0.0)
     step = create_train_step(net, opt, loss_fn=nn.MSELoss(), clip_grad_norm=0.0, amp_level='O3', loss_scale=64.0,
-                             dynamic_loss_scale=False)
+                             dynamic_loss_scale=dynamic)
     y = ms.Tensor(np.ones((1, 2), np.float32))
     # at W = 0 the loss is 1, its gradient -x = -3000 per entry, scaled by 64 beyond float16's 65504: overflow
     loss, overflow, _, _ = step(ms.Tensor(np.full((1, 4), 3000.0, np.float32)), y)
+    scale = 32.0 if dynamic else 64.0
     assert float(loss.asnumpy()) == 1.0
-    assert bool(overflow.asnumpy()) and float(step.scale_sense.asnumpy()) == 64.0
+    assert bool(overflow.asnumpy()) and float(step.scale_sense.asnumpy()) == scale
     assert np.all(net.dense.weight.asnumpy() == 0) and step.stats()[2:] == (1, 1)
+    # dL/dW = -(Wx - 1) x = -0.5 per entry at W = 0: the update is the unscaled gradient (float16 weights with O3)
+    _, overflow, used, _ = step(ms.Tensor(np.full((1, 4), 0.5, np.float32)), y)
+    assert not bool(overflow.asnumpy()) and float(used.asnumpy()) == scale == float(step.scale_sense.asnumpy())
+    np.testing.assert_allclose(net.dense.weight.asnumpy().astype(np.float32), np.full((2, 4), 0.5), rtol=1e-3)
 
 
-def test_on_ascend_and_gpu_the_overflow_comes_from_mindsporess_status_api():
-    """Off CPU the step must ask MindSpore's float-status path (910A saturates float16 instead of making inf)."""
+def test_on_ascend_and_gpu_the_overflow_comes_from_mindsporess_status_api(run_in_mode):
+    """Off CPU the step must ask MindSpore's float-status path (910A saturates float16 instead of making inf).
+
+    PyNative: the stand-in for the status API is a Python function."""
     net = _Linear(np.zeros((2, 4), np.float32))
     opt = create_optimizer(net, np.ones(2, np.float32), momentum=0.0, weight_decay=0.0)
     step = create_train_step(net, opt, loss_fn=nn.MSELoss(), clip_grad_norm=0.0)
@@ -163,20 +202,19 @@ def test_on_ascend_and_gpu_the_overflow_comes_from_mindsporess_status_api():
         return ms.Tensor(True)
 
     step.ieee_overflow, step.get_overflow_status = False, status_api
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    try:
-        _, overflow, _, _ = step(ms.Tensor(np.ones((1, 4), np.float32)), ms.Tensor(np.ones((1, 2), np.float32)))
-    finally:
-        ms.set_context(mode=ms.GRAPH_MODE)
+    _, overflow, _, _ = run_in_mode('pynative', lambda: step(ms.Tensor(np.ones((1, 4), np.float32)),
+                                                             ms.Tensor(np.ones((1, 2), np.float32))))
     assert calls == [(8,)] and bool(overflow.asnumpy())  # the 8-word status buffer of start_overflow_check
     assert np.all(net.dense.weight.asnumpy() == 0)
 
 
 def test_amp_o2_with_dynamic_loss_scale_trains_and_halves_the_scale_on_overflow():
-    net = create_model('tsm', depth=18, num_classes=3, num_segments=2, dropout=0.0)
+    """Convolutions and the classifier in float16, BatchNorm kept float32 (the TSM network's forward under O1-O3:
+    tests/models/test_tsm.py)."""
+    net = _ConvBN()
     opt = create_optimizer(net, np.full(3, 0.01, np.float32), weight_decay=0.0)
     step = create_train_step(net, opt, amp_level='O2', loss_scale=1024.0, dynamic_loss_scale=True)
-    clip = np.random.default_rng(0).standard_normal((2, 6, 32, 32)).astype(np.float32)
+    clip = np.random.default_rng(0).standard_normal((2, 6, 8, 8)).astype(np.float32)
     label = ms.Tensor(np.array([0, 2], np.int32))
     before = net.new_fc.weight.asnumpy().copy()
     loss, overflow, scale, _ = step(ms.Tensor(clip), label)
@@ -187,20 +225,6 @@ def test_amp_o2_with_dynamic_loss_scale_trains_and_halves_the_scale_on_overflow(
     _, overflow, _, _ = step(ms.Tensor(clip), label)
     assert bool(overflow.asnumpy()) and float(step.scale_sense.asnumpy()) == 512.0
     assert np.array_equal(net.new_fc.weight.asnumpy(), before)
-
-
-def test_static_loss_scale_is_kept_and_removed_from_the_update():
-    net = _Linear(np.zeros((2, 4), np.float32))
-    opt = create_optimizer(net, np.ones(2, np.float32), momentum=0.0, weight_decay=0.0)
-    step = create_train_step(net, opt, loss_fn=nn.MSELoss(), clip_grad_norm=0.0, amp_level='O3', loss_scale=128.0,
-                             dynamic_loss_scale=False)
-    x, y = ms.Tensor(np.full((1, 4), 0.5, np.float32)), ms.Tensor(np.ones((1, 2), np.float32))
-    _, overflow, scale, _ = step(x, y)
-    # dL/dW = -(Wx - 1) x = -0.5 per entry at W = 0: the update is the unscaled gradient (float16 weights with O3)
-    assert float(scale.asnumpy()) == 128.0 and not bool(overflow.asnumpy())
-    np.testing.assert_allclose(net.dense.weight.asnumpy().astype(np.float32), np.full((2, 4), 0.5), rtol=1e-3)
-    _, overflow, _, _ = step(ms.Tensor(np.full((1, 4), np.inf, np.float32)), y)
-    assert bool(overflow.asnumpy()) and float(step.scale_sense.asnumpy()) == 128.0
 
 
 def test_amp_level_auto_is_o0_on_cpu_only():
@@ -217,28 +241,33 @@ def test_partial_bn_freezes_all_but_the_first_batchnorm():
     assert len(frozen) == 19 and 'base_model.bn1' not in frozen  # ResNet-18: 20 BN layers
     trainable = {p.name for p in net.trainable_params()}
     assert 'base_model.bn1.gamma' in trainable and 'base_model.layer1.0.bn1.gamma' not in trainable
+    # what a training step does to them (the same BatchNorm cells, in a network that runs a step at once)
+    net = _ConvBN()
+    assert freeze_bn_except_first(net) == ['bn2']
     params = {p.name: p for p in net.get_parameters()}
-    names = ('base_model.bn1.moving_mean', 'base_model.layer1.0.bn1.moving_mean', 'base_model.layer1.0.bn1.beta')
+    names = ('bn1.moving_mean', 'bn1.beta', 'bn2.moving_mean', 'bn2.moving_variance', 'bn2.beta', 'bn2.gamma')
     before = {n: params[n].asnumpy().copy() for n in names}
     opt = create_optimizer(net, np.full(2, 0.1, np.float32))
     step = create_train_step(net, opt)
-    clip = ms.Tensor(np.random.default_rng(0).standard_normal((2, 6, 32, 32)).astype(np.float32) + 1)
+    clip = ms.Tensor(np.random.default_rng(0).standard_normal((2, 6, 8, 8)).astype(np.float32) + 1)
     step(clip, ms.Tensor(np.array([0, 1], np.int32)))
-    assert not np.array_equal(params['base_model.bn1.moving_mean'].asnumpy(), before['base_model.bn1.moving_mean'])
-    for name in ('base_model.layer1.0.bn1.moving_mean', 'base_model.layer1.0.bn1.beta'):
-        assert np.array_equal(params[name].asnumpy(), before[name])
+    for name in ('bn1.moving_mean', 'bn1.beta'):
+        assert not np.array_equal(params[name].asnumpy(), before[name]), name
+    for name in names[2:]:
+        assert np.array_equal(params[name].asnumpy(), before[name]), name
 
 
 # ------------------------------------------------------------------------------------------------ checkpoints
-def _tiny_train_step():
-    net = create_model('tsm', depth=18, num_classes=3, num_segments=2, dropout=0.0)
+def _tiny_train_step(net=None):
+    """A training state with every kind of entry: weights, BN statistics, moments, the step, the loss scale."""
+    net = net or _ConvBN()
     opt = create_optimizer(net, create_lr_schedule(0.1, 2, 3), weight_decay=1e-4)
     return net, create_train_step(net, opt)
 
 
 def _batch(seed=0):
     rng = np.random.default_rng(seed)
-    return (ms.Tensor(rng.standard_normal((2, 6, 32, 32)).astype(np.float32)),
+    return (ms.Tensor(rng.standard_normal((2, 6, 8, 8)).astype(np.float32)),
             ms.Tensor(np.array([0, 2], np.int32)))
 
 
@@ -255,16 +284,23 @@ def test_training_state_round_trip_restores_weights_moments_and_step(tmp_path):
     assert int(state2['global_step'].asnumpy()) == 2
     moments = [n for n in state if n.startswith('moments.')]
     assert len(moments) == len(net.trainable_params())
-    for name in moments + ['base_model.layer2.0.bn1.moving_mean', 'new_fc.weight']:
+    for name in moments + ['bn2.moving_mean', 'bn2.moving_variance', 'new_fc.weight']:
         np.testing.assert_array_equal(state2[name].asnumpy(), state[name].asnumpy())
+    assert np.abs(state['moments.new_fc.weight'].asnumpy()).max() > 0  # a state worth restoring
     # identical state -> identical next step
     loss1 = step(*_batch(2))[0].asnumpy()
     loss2 = step2(*_batch(2))[0].asnumpy()
     assert loss1 == loss2
     np.testing.assert_array_equal(net.new_fc.weight.asnumpy(), net2.new_fc.weight.asnumpy())
-    # the training checkpoint is also a plain network checkpoint for eval/export
-    net3 = create_model('tsm', depth=18, num_classes=3, num_segments=2)
-    load_checkpoint(net3, path)
+
+
+def test_a_training_checkpoint_is_also_a_network_checkpoint_for_eval_and_export(tmp_path):
+    net, step = _tiny_train_step(create_model('tsm', depth=18, num_classes=3, num_segments=2))
+    path = save_training_state(step, str(tmp_path / 'tsm-e1.ckpt'), epoch=1, step=2)
+    net2 = create_model('tsm', depth=18, num_classes=3, num_segments=2)
+    assert not load_checkpoint(net2, path)  # strict: every parameter found; the optimizer's entries ignored
+    for p, p2 in zip(net.get_parameters(), net2.get_parameters()):
+        assert p.name == p2.name and np.array_equal(p.asnumpy(), p2.asnumpy()), p.name
 
 
 def test_resume_refuses_a_weights_only_checkpoint(tmp_path):
@@ -313,9 +349,17 @@ def test_manager_keeps_the_last_k_and_the_best(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ callbacks
-def _dataset(clips):
-    labels = np.zeros(len(clips), np.int32)
-    return ds.NumpySlicesDataset((clips, labels), ['clip', 'label'], shuffle=False).batch(2)
+def _linear_train_step():
+    """The callbacks' subject: a train step under `Model.train`, whatever the network (a one-layer one here)."""
+    net = _Linear(np.zeros((2, 4), np.float32))
+    opt = create_optimizer(net, create_lr_schedule(0.1, 2, 3), weight_decay=1e-4)
+    return net, create_train_step(net, opt, loss_fn=nn.MSELoss())
+
+
+def _dataset(num=4):
+    """`num` samples in batches of 2 (2 steps per epoch with the default)."""
+    x = np.random.default_rng(0).standard_normal((num, 4)).astype(np.float32)
+    return ds.NumpySlicesDataset((x, np.ones((num, 2), np.float32)), ['x', 'y'], shuffle=False).batch(2)
 
 
 def _metrics(top1):
@@ -323,14 +367,13 @@ def _metrics(top1):
 
 
 def test_model_train_logs_json_lines_and_validates_every_k_epochs_and_at_the_end(tmp_path):
-    net, step = _tiny_train_step()
+    net, step = _linear_train_step()
     lr = create_lr_schedule(0.1, 2, 3)
     log = JsonLinesLog(str(tmp_path / 'log.jsonl'))
     calls = []
     validator = Validator(lambda: calls.append(1) or _metrics(10.0 * len(calls)), 2, 3, 2, log)
-    clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
     monitor = TrainMonitor(step, lr, 2, 2, 3, log_every=1, log=log)
-    Model(step).train(3, _dataset(clips), callbacks=[monitor, validator], dataset_sink_mode=True)
+    Model(step).train(3, _dataset(), callbacks=[monitor, validator], dataset_sink_mode=True)
     assert len(calls) == 2  # after epochs 2 and 3 (the last)
     records = [json.loads(line) for line in open(tmp_path / 'log.jsonl')]
     train = [r for r in records if r['type'] == 'train']
@@ -368,7 +411,7 @@ def test_monitor_under_sinking_reads_the_whole_sink_at_once(tmp_path):
     assert record['loss'] == pytest.approx(1.0) and record['skipped_steps'] == 1
 
 
-def test_consecutive_non_finite_steps_stop_the_run_with_one_message():
+def test_consecutive_non_finite_steps_stop_the_run_with_one_message(mode):
     net = _Linear(np.zeros((2, 4), np.float32))
     lr = create_lr_schedule(0.1, 4, 1)
     step = create_train_step(net, create_optimizer(net, lr), loss_fn=nn.MSELoss())
@@ -383,9 +426,8 @@ def test_consecutive_non_finite_steps_stop_the_run_with_one_message():
 
 
 def test_the_epoch_is_saved_before_a_failing_validation_stops_the_run(tmp_path):
-    net, step = _tiny_train_step()
+    net, step = _linear_train_step()
     manager = CheckpointManager(str(tmp_path), 'tsm')
-    clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
 
     def broken_validation():
         raise FileNotFoundError('val/video_7: no frames')
@@ -394,44 +436,41 @@ def test_the_epoch_is_saved_before_a_failing_validation_stops_the_run(tmp_path):
                                                               manager, net)]
     with pytest.raises(TrainingStopped, match=r'validation after epoch 1 failed: val/video_7: no frames\. The '
                                               r'checkpoint of epoch 1 was saved before it.*--resume last'):
-        Model(step).train(2, _dataset(clips), callbacks=callbacks)
+        Model(step).train(2, _dataset(), callbacks=callbacks)
     assert restore_training_state(step, manager.last()) == (1, 2)
 
 
 def test_a_failed_best_save_is_reported_and_training_goes_on(tmp_path, caplog):
-    net, step = _tiny_train_step()
+    net, step = _linear_train_step()
     manager = CheckpointManager(str(tmp_path), 'tsm')
 
     def full_disk(*args):
         raise OSError(28, 'No space left on device')
 
     manager.save_best = full_disk
-    clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
     callbacks = [CheckpointSaver(manager, step, 2), Validator(lambda: _metrics(50.0), 1, 2, 2, JsonLinesLog(None),
                                                               manager, net)]
     with caplog.at_level('ERROR'):
-        Model(step).train(2, _dataset(clips), callbacks=callbacks)
+        Model(step).train(2, _dataset(), callbacks=callbacks)
     assert [e for e, _ in manager.epoch_checkpoints()] == [1, 2]
     assert caplog.text.count('saving the best checkpoint failed ([Errno 28] No space left on device)') == 2
 
 
 def test_a_failed_epoch_save_stops_every_rank_that_agrees(tmp_path):
-    net, step = _tiny_train_step()
-    clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
+    net, step = _linear_train_step()
     votes = []
     saver = CheckpointSaver(None, step, 2, agree=lambda failed: votes.append(failed) or True)  # rank 0 failed
     with pytest.raises(TrainingStopped, match='saving the checkpoint of epoch 1 failed on rank 0; every rank stops'):
-        Model(step).train(2, _dataset(clips), callbacks=[saver])
+        Model(step).train(2, _dataset(), callbacks=[saver])
     assert votes == [False]  # this rank (not the writer) had nothing to save
 
 
 def test_resumed_model_train_starts_at_the_saved_epoch():
-    net, step = _tiny_train_step()
-    clips = np.random.default_rng(0).standard_normal((4, 6, 32, 32)).astype(np.float32)
+    net, step = _linear_train_step()
     seen = []
     monitor = TrainMonitor(step, create_lr_schedule(0.1, 2, 3), 2, 2, 3, start_step=4, log_every=1)
     monitor.report = lambda global_step, outputs: seen.append(global_step)
-    Model(step).train(3, _dataset(clips), callbacks=[monitor], initial_epoch=2)
+    Model(step).train(3, _dataset(), callbacks=[monitor], initial_epoch=2)
     assert seen == [5, 6]
 
 
