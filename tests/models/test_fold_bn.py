@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import mindspore as ms
 from mindspore import nn
+from mindspore.nn.utils import no_init_parameters
 
 from src.models import create_model
 from src.models.fold_bn import fold_batchnorm
@@ -13,7 +14,8 @@ from helpers import randomize
 def _twin_nets(arch, depth, seed):
     """Two networks with the same random weights and BN statistics (as after loading a trained checkpoint)."""
     kwargs = {'backbone': 'mobilenetv2'} if depth == 'mobilenetv2' else {'depth': depth}
-    nets = [create_model(arch, num_classes=5, num_segments=4, **kwargs) for _ in range(2)]
+    with no_init_parameters():  # every parameter is set below: skip drawing the initial weights
+        nets = [create_model(arch, num_classes=5, num_segments=4, **kwargs) for _ in range(2)]
     values = randomize(nets[0], seed, conv_gain=2 if depth == 'mobilenetv2' else 1)  # else MobileNetV2's signal fades
     for name, value in values.items():
         nets[1].parameters_dict()[name].set_data(ms.Tensor(value))
@@ -30,8 +32,10 @@ def test_folded_network_gives_the_same_logits(arch, depth, pairs):
     assert not [c for _, c in folded.cells_and_names() if isinstance(c, nn.BatchNorm2d)]
     names = [p.name for p in folded.get_parameters()]
     assert len(names) == len(set(names)) and all(n.startswith(('base_model.', 'new_fc.')) for n in names)
-    x = ms.Tensor(np.random.default_rng(1).integers(0, 256, (2, 12, 48, 48)).astype(np.uint8))
+    x = ms.Tensor(np.random.default_rng(1).integers(0, 256, (2, 12, 32, 32)).astype(np.uint8))
     ref, out = plain(x).asnumpy(), folded(x).asnumpy()
     assert np.abs(ref).max() > 0.01 and np.ptp(ref) > 0.01  # informative logits, not a constant
     assert np.abs(ref[0] - ref[1]).max() > 0.01 * np.abs(ref).max()  # that depend on the clip
-    np.testing.assert_allclose(out, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
+    # float32 rounding: up to ~6e-6 of the logits' scale through MobileNetV2's 52 pairs at conv gain 2 (2e-6 was too
+    # tight there on this machine's oneDNN); a wrong fold (eps, bias, a pair missed) is off by 1e-4 and more
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1.5e-5 * np.abs(ref).max())
