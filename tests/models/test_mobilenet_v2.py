@@ -3,6 +3,7 @@ independent NumPy network for every variant and both placements."""
 import numpy as np
 import pytest
 import mindspore as ms
+from mindspore.nn.utils import no_init_parameters
 
 import numpy_mobilenet_v2
 from helpers import randomize, relative_error
@@ -13,6 +14,14 @@ TEMPORAL = {'tsn': 'none', 'tsm': 'shift', 'tsm_online': 'online_shift'}
 T = 4
 
 
+def random_network(*args, seed, **kwargs):
+    """create_model with every parameter random (helpers.randomize at conv gain 2); the initial weights, replaced
+    anyway, are not drawn (no_init_parameters)."""
+    with no_init_parameters():
+        net = create_model(*args, **kwargs)
+    return net, randomize(net, seed=seed, conv_gain=2)
+
+
 def logits(net, clips):
     net.set_train(False)
     return net(ms.Tensor(clips)).asnumpy()
@@ -21,9 +30,9 @@ def logits(net, clips):
 @pytest.mark.parametrize('arch, shift_place', [('tsm', 'blockres'), ('tsn', 'blockres'), ('tsm_online', 'blockres'),
                                                ('tsm', 'block')])
 def test_network_matches_the_numpy_reference(arch, shift_place):
-    net = create_model(arch, backbone='mobilenetv2', num_classes=5, num_segments=T, shift_place=shift_place)
-    params = randomize(net, seed=3, conv_gain=2)
-    clips, other = np.random.default_rng(4).standard_normal((2, 2, 3 * T, 40, 48)).astype(np.float32)
+    net, params = random_network(arch, backbone='mobilenetv2', num_classes=5, num_segments=T, shift_place=shift_place,
+                                 seed=3)
+    clips, other = np.random.default_rng(4).standard_normal((2, 2, 3 * T, 40, 24)).astype(np.float32)
     expected = numpy_mobilenet_v2.forward(params, clips, T, 8, TEMPORAL[arch], shift_place)
     out = logits(net, clips)
     assert relative_error(out, expected) < 1e-5
@@ -31,8 +40,7 @@ def test_network_matches_the_numpy_reference(arch, shift_place):
 
 
 def test_graph_mode_matches_the_numpy_reference_with_a_quarter_shifted(run_in_mode):
-    net = create_model('tsm_mobilenetv2', num_classes=3, num_segments=T, shift_div=4)
-    params = randomize(net, seed=5, conv_gain=2)
+    net, params = random_network('tsm_mobilenetv2', num_classes=3, num_segments=T, shift_div=4, seed=5)
     clips = np.random.default_rng(6).standard_normal((1, 3 * T, 32, 32)).astype(np.float32)
     expected = numpy_mobilenet_v2.forward(params, clips, T, 4, 'shift')
     assert relative_error(run_in_mode('graph', lambda: logits(net, clips)), expected) < 1e-5
@@ -42,8 +50,7 @@ def test_only_the_temporal_variants_see_frame_order():
     clips = np.random.default_rng(7).standard_normal((1, 3 * T, 32, 32)).astype(np.float32)
     reverse = clips.reshape(1, T, 3, 32, 32)[:, ::-1].reshape(1, -1, 32, 32).copy()
     for arch, order_matters in (('tsn', False), ('tsm', True)):
-        net = create_model(arch, backbone='mobilenetv2', num_classes=5, num_segments=T)
-        randomize(net, seed=8, conv_gain=2)
+        net, _ = random_network(arch, backbone='mobilenetv2', num_classes=5, num_segments=T, seed=8)
         difference = relative_error(logits(net, reverse), logits(net, clips))
         assert (difference > 1e-3) if order_matters else (difference < 1e-5)
 
