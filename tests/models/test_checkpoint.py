@@ -18,6 +18,7 @@ import zipfile
 import numpy as np
 import pytest
 import mindspore as ms
+from mindspore.nn.utils import no_init_parameters
 
 from src.checkpoint import (CheckpointError, CheckpointMismatchError, convert_params, detect_layout,
                             infer_num_classes, load_checkpoint, network_shapes, read_metadata, read_params,
@@ -32,6 +33,20 @@ import convert_checkpoint  # noqa: E402
 
 NUM_CLASSES = 5
 MS_TO_TORCH_BN = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+
+
+def build(*args, **kwargs):
+    """create_model without drawing the initial weights (no_init_parameters): for networks that only give their names
+    and shapes, or get every parameter from a checkpoint."""
+    with no_init_parameters():
+        return create_model(*args, **kwargs)
+
+
+def cli(argv):
+    """tools/convert_checkpoint.py's main: its networks give their shapes and verify a strict load, so their initial
+    weights are not drawn (seconds over this file's CLI tests)."""
+    with no_init_parameters():
+        return convert_checkpoint.main(argv)
 
 
 def fixture(name):
@@ -464,7 +479,7 @@ def net_arrays(net):
 
 @pytest.fixture(scope="module")
 def r18():
-    return create_model("tsm", depth=18, num_classes=NUM_CLASSES)
+    return build("tsm", depth=18, num_classes=NUM_CLASSES)
 
 
 @pytest.fixture(scope="module")
@@ -484,7 +499,7 @@ def test_official_state_dict_converts_to_identical_values(r18, r18_params, spell
 
 def test_official_r50_names_map_onto_the_published_ones():
     """Every TSM-R50 name (bottlenecks, conv3/bn3) through the official spelling and back; no weights allocated."""
-    shapes = network_shapes(create_model("tsm", depth=50, num_classes=174))
+    shapes = network_shapes(build("tsm", depth=50, num_classes=174))
     assert len(shapes) == 267
     fake = {name: np.broadcast_to(np.float32(i), shape) for i, (name, shape) in enumerate(shapes.items())}
     params = convert_params(to_torch_names(fake), shapes)
@@ -494,7 +509,7 @@ def test_official_r50_names_map_onto_the_published_ones():
 def test_pth_file_loads_strictly_into_the_network(tmp_path, r18_params):
     path = write_pth(tmp_path / "tsm.pth", {"epoch": 45, "state_dict": to_torch_names(r18_params),
                                             "best_prec1": 58.8})
-    net = create_model("tsm", depth=18, num_classes=NUM_CLASSES)
+    net = build("tsm", depth=18, num_classes=NUM_CLASSES)
     assert load_checkpoint(net, path) == []
     loaded = net_arrays(net)
     for name, array in r18_params.items():
@@ -520,7 +535,7 @@ def test_save_load_round_trip_is_atomic(tmp_path, r18, r18_params):
     save_params(r18_params, path)
     save_params(r18_params, path)  # over an existing (read-only) checkpoint
     assert os.listdir(tmp_path) == ["tsm.ckpt"]  # no temporary left behind
-    net = create_model("tsm", depth=18, num_classes=NUM_CLASSES)
+    net = build("tsm", depth=18, num_classes=NUM_CLASSES)
     load_checkpoint(net, path)
     save_params(net, tmp_path / "again.ckpt")
     again = read_params(tmp_path / "again.ckpt")
@@ -535,7 +550,7 @@ def test_hub_style_ckpt_with_optimizer_state_and_lost_prefixes(tmp_path, r18_par
     stored.update({"moments." + k: np.zeros_like(v) for k, v in r18_params.items() if "moving" not in k})
     stored.update({"learning_rate": np.array([0.01], np.float32), "global_step": np.array([100], np.int32)})
     save_params(stored, tmp_path / "hub.ckpt")
-    net = create_model("tsm", depth=18, num_classes=NUM_CLASSES)
+    net = build("tsm", depth=18, num_classes=NUM_CLASSES)
     load_checkpoint(net, tmp_path / "hub.ckpt")
     np.testing.assert_array_equal(net_arrays(net)["base_model.layer4.1.bn2.gamma"],
                                   r18_params["base_model.layer4.1.bn2.gamma"])
@@ -543,7 +558,7 @@ def test_hub_style_ckpt_with_optimizer_state_and_lost_prefixes(tmp_path, r18_par
 
 def test_wrong_network_names_the_file(tmp_path, r18_params):
     save_params(r18_params, tmp_path / "r18.ckpt")
-    net = create_model("tsm", depth=18, num_classes=NUM_CLASSES + 1)
+    net = build("tsm", depth=18, num_classes=NUM_CLASSES + 1)
     with pytest.raises(CheckpointMismatchError, match=r"r18.ckpt does not match the network: 2 mis-shaped: "
                                                       r"\[new_fc.bias \(checkpoint 5 float32, network 6\)"):
         load_checkpoint(net, tmp_path / "r18.ckpt")
@@ -557,7 +572,7 @@ def test_an_empty_truncated_or_parameterless_ckpt_is_named(tmp_path, r18_params)
     data = open(save_params(r18_params, tmp_path / "full.ckpt"), "rb").read()
     (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match=r"cut\.ckpt: cannot read as a MindSpore checkpoint"):
-        load_checkpoint(create_model("tsm", depth=18, num_classes=NUM_CLASSES), tmp_path / "cut.ckpt")
+        load_checkpoint(build("tsm", depth=18, num_classes=NUM_CLASSES), tmp_path / "cut.ckpt")
     save_params({}, tmp_path / "none.ckpt", metadata={"arch": "tsm"})  # only our text entries, no tensor
     with pytest.raises(CheckpointError, match=r"^no parameters in .*none\.ckpt$"):
         read_params(tmp_path / "none.ckpt")
@@ -572,7 +587,7 @@ def test_a_checkpoint_records_its_network_and_another_arch_is_warned_about(tmp_p
     path = save_params(r18_params, tmp_path / "tsm.ckpt", metadata={"arch": "tsm", "model": model})
     assert read_metadata(path) == {"arch": "tsm", "model": model}
     assert read_metadata(save_params(r18_params, tmp_path / "plain.ckpt")) == {}
-    tsn = create_model("tsn", depth=18, num_classes=NUM_CLASSES)
+    tsn = build("tsn", depth=18, num_classes=NUM_CLASSES)
     with caplog.at_level(logging.WARNING, logger="src.checkpoint"):
         load_checkpoint(tsn, path, settings=dict(SETTINGS, arch="tsn", num_segments=16))
     assert caplog.messages == [f"{path} was saved from a network with arch tsm (this network: tsn), num_segments 8 "
@@ -581,7 +596,7 @@ def test_a_checkpoint_records_its_network_and_another_arch_is_warned_about(tmp_p
     np.testing.assert_array_equal(net_arrays(tsn)["new_fc.weight"], r18_params["new_fc.weight"])
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="src.checkpoint"):
-        load_checkpoint(create_model("tsm", depth=18, num_classes=NUM_CLASSES), path, settings=SETTINGS)
+        load_checkpoint(build("tsm", depth=18, num_classes=NUM_CLASSES), path, settings=SETTINGS)
         load_checkpoint(tsn, tmp_path / "plain.ckpt", settings=dict(SETTINGS, arch="tsn"))  # nothing recorded
     assert caplog.messages == []
     not_loaded, _ = ms.load_param_into_net(tsn, ms.load_checkpoint(path))  # MindSpore's own loader: unaffected
@@ -629,16 +644,15 @@ def test_cli_refuses_a_missing_folder_its_own_source_and_an_empty_file(tmp_path,
     src = save_params(dict(r18_params, epoch_num=np.array(3, np.int32)), tmp_path / "train-e3.ckpt")
     before = open(src, "rb").read()
     args = ["--arch", "tsm", "--depth", "18"]
-    assert convert_checkpoint.main(["--src", src, "--dst", str(tmp_path / "nowhere" / "w.ckpt"), *args]) == 1
+    assert cli(["--src", src, "--dst", str(tmp_path / "nowhere" / "w.ckpt"), *args]) == 1
     assert capsys.readouterr().err == (f"error: --dst {tmp_path / 'nowhere' / 'w.ckpt'}: the folder "
                                        f"{tmp_path / 'nowhere'} does not exist\n")
     same = os.path.join(str(tmp_path), ".", "train-e3.ckpt")
-    assert convert_checkpoint.main(["--src", src, "--dst", same, *args]) == 1
+    assert cli(["--src", src, "--dst", same, *args]) == 1
     assert f"--dst {same} is the --src file" in capsys.readouterr().err
     assert open(src, "rb").read() == before  # the training checkpoint is intact
     (tmp_path / "empty.ckpt").write_bytes(b"")
-    assert convert_checkpoint.main(["--src", str(tmp_path / "empty.ckpt"), "--dst", str(tmp_path / "w.ckpt"),
-                                    *args]) == 1
+    assert cli(["--src", str(tmp_path / "empty.ckpt"), "--dst", str(tmp_path / "w.ckpt"), *args]) == 1
     assert capsys.readouterr().err == f"error: no parameters in {tmp_path / 'empty.ckpt'}: the file is empty\n"
     assert sorted(os.listdir(tmp_path)) == ["empty.ckpt", "train-e3.ckpt"]
 
@@ -654,11 +668,11 @@ def test_cli_replaces_an_existing_output_only_once_verified(tmp_path, r18_params
 
     with monkeypatch.context() as patch:
         patch.setattr(convert_checkpoint, "load_checkpoint", verification_fails)
-        assert convert_checkpoint.main(args) == 1
+        assert cli(args) == 1
     assert "verification failed" in capsys.readouterr().err
     assert (tmp_path / "w.ckpt").read_bytes() == b"an earlier output"
     assert sorted(os.listdir(tmp_path)) == ["src.ckpt", "w.ckpt"]
-    assert convert_checkpoint.main(args) == 0
+    assert cli(args) == 0
     assert sorted(os.listdir(tmp_path)) == ["src.ckpt", "w.ckpt"]  # no staging file left
     np.testing.assert_array_equal(read_params(tmp_path / "w.ckpt")["new_fc.weight"], r18_params["new_fc.weight"])
 
@@ -734,7 +748,7 @@ def torch_mobilenet_v2(num_classes, seed=0, plain_first_conv=False):
 def test_official_mobilenet_v2_pth_loads_strictly(tmp_path, plain_first_conv):
     official, _, ours = torch_mobilenet_v2(7, plain_first_conv=plain_first_conv)
     path = write_pth(tmp_path / "TSM_kinetics_RGB_mobilenetv2.pth", {"epoch": 100, "state_dict": official})
-    net = create_model("tsm_mobilenetv2", num_classes=7)
+    net = build("tsm_mobilenetv2", num_classes=7)
     assert load_checkpoint(net, path) == []
     loaded = net_arrays(net)
     assert len(ours) == len(loaded) == 262 and sum(".net." in n for n in ours.values()) == 10
@@ -744,7 +758,8 @@ def test_official_mobilenet_v2_pth_loads_strictly(tmp_path, plain_first_conv):
 
 def test_torchvision_mobilenet_v2_initialises_the_same_weights(tmp_path):
     official, torchvision, _ = torch_mobilenet_v2(7)
-    from_official, from_torchvision = (create_model("tsm_mobilenetv2", num_classes=7) for _ in range(2))
+    from_official = build("tsm_mobilenetv2", num_classes=7)
+    from_torchvision = create_model("tsm_mobilenetv2", num_classes=7)  # its classifier keeps the initial weights
     load_checkpoint(from_official, write_pth(tmp_path / "official.pth", {"state_dict": official}))
     path = write_pth(tmp_path / "mobilenet_v2-b0353104.pth", torchvision)
     with pytest.raises(CheckpointMismatchError, match=r"2 missing: \[new_fc.bias, new_fc.weight\].*init_only=True"):
@@ -764,16 +779,16 @@ def test_a_mobilenet_v2_pth_missing_a_layer_is_refused_with_its_name(tmp_path):
     path = write_pth(tmp_path / "cut.pth", {"state_dict": official})
     with pytest.raises(CheckpointMismatchError, match=r"cut.pth does not match the network: 1 missing: "
                                                       r"\[base_model.features.5.conv.4.moving_variance\]"):
-        load_checkpoint(create_model("tsm_mobilenetv2", num_classes=7), path)
+        load_checkpoint(build("tsm_mobilenetv2", num_classes=7), path)
 
 
 # ------------------------------------------------------------------------------------ CLI
 def test_cli_converts_and_verifies(tmp_path, r18_params, capsys):
     src = write_pth(tmp_path / "tsn.pth", {"state_dict": to_torch_names(r18_params, plain_conv1=True)})
     dst = tmp_path / "tsn.ckpt"
-    assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--arch", "tsn", "--depth", "18"]) == 0
+    assert cli(["--src", src, "--dst", str(dst), "--arch", "tsn", "--depth", "18"]) == 0
     assert "verified by a strict load into tsn-R18 with 5 classes" in capsys.readouterr().out
-    net = create_model("tsn", depth=18, num_classes=NUM_CLASSES)
+    net = build("tsn", depth=18, num_classes=NUM_CLASSES)
     load_checkpoint(net, dst)
     np.testing.assert_array_equal(net_arrays(net)["base_model.layer2.0.conv1.net.weight"],
                                   r18_params["base_model.layer2.0.conv1.net.weight"])
@@ -782,12 +797,12 @@ def test_cli_converts_and_verifies(tmp_path, r18_params, capsys):
 def test_cli_fails_clearly(tmp_path, r18_params, capsys):
     src = write_pth(tmp_path / "tv.pth", to_torch_names(r18_params, torchvision=True))
     dst = tmp_path / "tv.ckpt"
-    assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--depth", "18"]) == 1
+    assert cli(["--src", src, "--dst", str(dst), "--depth", "18"]) == 1
     assert "tv.pth holds no classifier (new_fc): pass --init_only" in capsys.readouterr().err
-    assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--depth", "34", "--init_only"]) == 1
+    assert cli(["--src", src, "--dst", str(dst), "--depth", "34", "--init_only"]) == 1
     assert "tv.pth does not match the network" in capsys.readouterr().err
     assert not dst.exists()
-    assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--depth", "18", "--init_only"]) == 0
+    assert cli(["--src", src, "--dst", str(dst), "--depth", "18", "--init_only"]) == 0
     assert "classifier not converted" in capsys.readouterr().out
     assert "new_fc.weight" not in read_params(dst)
 
@@ -796,10 +811,10 @@ def test_cli_converts_an_official_mobilenet_v2_for_a_registered_model(tmp_path, 
     official, _, _ = torch_mobilenet_v2(9)
     src = write_pth(tmp_path / "mnv2.pth", {"state_dict": official})
     dst = tmp_path / "mnv2.ckpt"
-    assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--model", "tsm_mobilenetv2"]) == 0
+    assert cli(["--src", src, "--dst", str(dst), "--model", "tsm_mobilenetv2"]) == 0
     assert "verified by a strict load into tsm-MobileNetV2 with 9 classes" in capsys.readouterr().out
     assert read_params(dst)["base_model.features.16.conv.0.net.weight"].shape == (960, 160, 1, 1)
-    assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--model", "tsm_r50"]) == 1
+    assert cli(["--src", src, "--dst", str(dst), "--model", "tsm_r50"]) == 1
     assert "mnv2.pth does not match the network" in capsys.readouterr().err
-    assert convert_checkpoint.main(["--src", src, "--dst", str(dst), "--model", "tsm_mobilenet"]) == 1
+    assert cli(["--src", src, "--dst", str(dst), "--model", "tsm_mobilenet"]) == 1
     assert "unknown model 'tsm_mobilenet'" in capsys.readouterr().err
