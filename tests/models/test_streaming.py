@@ -1,6 +1,8 @@
 """Online TSM frame by frame equals the offline online network for both backbones; each block owns its cache, whose
 shape comes from the network; it exports with the caches as inputs and outputs, and the exported graph computes what
 PyNative does."""
+import functools
+
 import numpy as np
 import pytest
 import mindspore as ms
@@ -16,6 +18,7 @@ NETWORKS = {'r18': ('tsm_online', {'depth': 18}, 1.0, 8), 'r50': ('tsm_online', 
             'mobilenetv2': ('tsm_online_mobilenetv2', {}, 2.0, 10)}
 
 
+@functools.lru_cache(maxsize=None)  # built once per network for the tests below, which only run them
 def offline_and_streaming(network, seed=0):
     name, overrides, gain, _ = NETWORKS[network]
     with no_init_parameters():  # every parameter is set below: skip drawing the initial weights (seconds at R50)
@@ -29,6 +32,12 @@ def offline_and_streaming(network, seed=0):
     offline.set_train(False)
     streaming.set_train(False)
     return offline, streaming
+
+
+@pytest.fixture(scope='module', autouse=True)
+def release_networks():
+    yield
+    offline_and_streaming.cache_clear()
 
 
 def stream(streaming, frames):

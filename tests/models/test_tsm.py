@@ -223,17 +223,24 @@ def test_uint8_clips_are_normalised_inside_like_the_data_pipeline(r18_by_mode):
         assert relative_error(r18_by_mode[mode], r18_by_mode['normalised']) < 1e-5
 
 
-@pytest.mark.parametrize('amp_level', ['O1', 'O2', 'O3'])
-def test_uint8_clips_survive_mixed_precision(amp_level, tmp_path, monkeypatch):
-    """The pipeline feeds uint8: AMP must not cast it to float16 ahead of the network's own normalisation."""
+@pytest.fixture(scope='module')
+def float_r18():
+    """A random 2-segment TSM-R18 (no dropout), uint8 clips and its float32 logits on them normalised, for each AMP
+    level below (read only)."""
     from src.data.transforms import normalize
-
-    monkeypatch.chdir(tmp_path)  # O1 writes its rewritten network's source into ./rewritten_network
 
     net = uninitialised('tsm', depth=18, num_classes=5, num_segments=2, dropout=0.0)
     randomize(net)
     pixels = np.random.default_rng(8).integers(0, 256, (2, 6, 32, 32), dtype=np.uint8)
-    expected = logits(net, normalize(pixels))
+    return net, pixels, logits(net, normalize(pixels))
+
+
+@pytest.mark.parametrize('amp_level', ['O1', 'O2', 'O3'])
+def test_uint8_clips_survive_mixed_precision(amp_level, float_r18, tmp_path, monkeypatch):
+    """The pipeline feeds uint8: AMP must not cast it to float16 ahead of the network's own normalisation."""
+    monkeypatch.chdir(tmp_path)  # O1 writes its rewritten network's source into ./rewritten_network
+
+    net, pixels, expected = float_r18
     half = uninitialised('tsm', depth=18, num_classes=5, num_segments=2, dropout=0.0)  # every parameter loaded
     ms.load_param_into_net(half, {p.name: ms.Parameter(p.value(), p.name) for p in net.get_parameters()})
     half = ms.amp.auto_mixed_precision(half, amp_level)
