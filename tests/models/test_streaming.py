@@ -12,7 +12,7 @@ from helpers import randomize, relative_error
 from src.models import create_model
 from src.models.streaming import StreamingTSM, create_streaming_model
 
-T, H, W = 4, 32, 48
+T, H, W = 3, 32, 48
 # name, overrides, conv gain (MobileNetV2 needs 2, see helpers.randomize), shifted blocks
 NETWORKS = {'r18': ('tsm_online', {'depth': 18}, 1.0, 8), 'r50': ('tsm_online', {'depth': 50}, 1.0, 16),
             'mobilenetv2': ('tsm_online_mobilenetv2', {}, 2.0, 10)}
