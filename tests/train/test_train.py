@@ -86,6 +86,8 @@ def test_train_refuses_missing_data_and_resume_without_checkpoint(tmp_path, tiny
     import train
 
     monkeypatch.setattr(train, 'setup_logging', lambda *args: None)  # pytest keeps its own log handlers
+    monkeypatch.setattr(train.ms, 'set_seed', lambda seed: None)  # and the other tests their process-wide seeds
+    monkeypatch.setattr(train.ds.config, 'set_seed', lambda seed: None)
 
     def refusal(*args):
         """train.py's exit message (SystemExit: status 1, the message on stderr)."""
