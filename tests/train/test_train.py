@@ -90,8 +90,8 @@ def test_train_refuses_missing_data_and_resume_without_checkpoint(tmp_path, tiny
     monkeypatch.setattr(train.ds.config, 'set_seed', lambda seed: None)
 
     def refusal(*args):
-        """train.py's exit message (SystemExit: status 1, the message on stderr)."""
-        monkeypatch.setattr(sys, 'argv', ['train.py', *args, *PYNATIVE])
+        """train.py's exit message (SystemExit: status 1, the message on stderr); 1 epoch if it did train."""
+        monkeypatch.setattr(sys, 'argv', ['train.py', *args, *PYNATIVE, '--epochs', '1'])
         with pytest.raises(SystemExit) as exit_:
             train.main()
         assert isinstance(exit_.value.code, str), exit_.value.code
