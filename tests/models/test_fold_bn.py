@@ -11,29 +11,27 @@ from src.models.fold_bn import fold_batchnorm
 from helpers import randomize
 
 
-def _twin_nets(arch, depth, seed):
-    """Two networks with the same random weights and BN statistics (as after loading a trained checkpoint)."""
+def _random_net(arch, depth, seed):
+    """A network with random weights and BN statistics (as after loading a trained checkpoint), in inference mode."""
     kwargs = {'backbone': 'mobilenetv2'} if depth == 'mobilenetv2' else {'depth': depth}
     with no_init_parameters():  # every parameter is set below: skip drawing the initial weights
-        nets = [create_model(arch, num_classes=5, num_segments=4, **kwargs) for _ in range(2)]
-    values = randomize(nets[0], seed, conv_gain=2 if depth == 'mobilenetv2' else 1)  # else MobileNetV2's signal fades
-    for name, value in values.items():
-        nets[1].parameters_dict()[name].set_data(ms.Tensor(value))
-    for net in nets:
-        net.set_train(False)
-    return nets
+        net = create_model(arch, num_classes=5, num_segments=4, **kwargs)
+    randomize(net, seed, conv_gain=2 if depth == 'mobilenetv2' else 1)  # else MobileNetV2's signal fades
+    net.set_train(False)
+    return net
 
 
 @pytest.mark.parametrize('arch,depth,pairs', [('tsn', 18, 20), ('tsm', 18, 20), ('tin', 18, 20), ('tsm', 50, 53),
                                               ('tsm', 'mobilenetv2', 52)])
 def test_folded_network_gives_the_same_logits(arch, depth, pairs):
-    plain, folded = _twin_nets(arch, depth, seed=len(str(depth)))
-    assert fold_batchnorm(folded) == pairs  # stem + one per conv of every block + each downsample
-    assert not [c for _, c in folded.cells_and_names() if isinstance(c, nn.BatchNorm2d)]
-    names = [p.name for p in folded.get_parameters()]
-    assert len(names) == len(set(names)) and all(n.startswith(('base_model.', 'new_fc.')) for n in names)
+    net = _random_net(arch, depth, seed=len(str(depth)))
     x = ms.Tensor(np.random.default_rng(1).integers(0, 256, (2, 12, 32, 32)).astype(np.uint8))
-    ref, out = plain(x).asnumpy(), folded(x).asnumpy()
+    ref = net(x).asnumpy()  # before folding (the fold is in place)
+    assert fold_batchnorm(net) == pairs  # stem + one per conv of every block + each downsample
+    assert not [c for _, c in net.cells_and_names() if isinstance(c, nn.BatchNorm2d)]
+    names = [p.name for p in net.get_parameters()]
+    assert len(names) == len(set(names)) and all(n.startswith(('base_model.', 'new_fc.')) for n in names)
+    out = net(x).asnumpy()
     assert np.abs(ref).max() > 0.01 and np.ptp(ref) > 0.01  # informative logits, not a constant
     assert np.abs(ref[0] - ref[1]).max() > 0.01 * np.abs(ref).max()  # that depend on the clip
     # float32 rounding: up to ~6e-6 of the logits' scale through MobileNetV2's 52 pairs at conv gain 2 (2e-6 was too
