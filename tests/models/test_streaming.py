@@ -74,7 +74,7 @@ def test_the_first_frame_needs_no_caches():
 
 
 def test_cache_shapes_come_from_the_network(run_in_mode):
-    resnet = create_streaming_model(depth=50, num_classes=5)
+    _, resnet = offline_and_streaming('r50')  # create_streaming_model(depth=50, num_classes=5), random weights
     shapes = run_in_mode('graph', lambda: resnet.cache_shapes(1, 224, 224))
     assert shapes[0] == (1, 64 // 8, 56, 56) and shapes[1] == (1, 256 // 8, 56, 56)
     assert shapes[3] == (1, 256 // 8, 56, 56) and shapes[4] == (1, 512 // 8, 28, 28)  # layer2.0 input, layer2.1
