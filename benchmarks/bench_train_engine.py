@@ -93,17 +93,21 @@ def main(argv=None):
     parser.add_argument('--steps', type=int, default=6, help='steps per epoch')
     parser.add_argument('--epochs', type=int, default=3, help='per measurement; the first is not timed')
     parser.add_argument('--rounds', type=int, default=3, help='times each way is measured (alternating)')
+    parser.add_argument('--mode', default='graph', choices=['graph', 'pynative'],
+                        help="execution mode: graph (train.py's, what the comparison is about) or pynative (no graph "
+                             "compilation: a quick smoke run of the script, as its test does)")
     parser.add_argument('--out', default=str(ROOT / 'benchmarks' / 'results' / 'train_engine_cpu.md'),
                         help='the markdown table')
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error('--epochs must be at least 2 (the first one compiles)')
-    init_context(args.device_target)
+    init_context(args.device_target, args.mode)
     results = {way: [] for way in WAYS}
     for _ in range(args.rounds):
         for way in WAYS:
             results[way].append(measure(way, args))
-    lines = [f'# Train-step time by training driver ({args.device_target}, TSM-R{args.depth}, {args.num_segments} x '
+    where = args.device_target + ('' if args.mode == 'graph' else ', PyNative mode')
+    lines = [f'# Train-step time by training driver ({where}, TSM-R{args.depth}, {args.num_segments} x '
              f'{args.image_size}, batch {args.batch_size}, {args.steps} steps x {args.epochs - 1} timed epochs, '
              f'{args.rounds} rounds)', '',
              f'Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, MindSpore '
