@@ -65,8 +65,13 @@ def evaluated(tmp_path_factory):
     config = root / 'config.yaml'
     config.write_text(''.join(f'{k}: {v}\n' for k, v in {**MODEL, **DATA, 'data_root': root / 'frames',
                                                           'val_list': paths['val']}.items()))
-    run(sys.executable, os.path.join(ROOT, 'eval.py'), '--config_path', config, '--ckpt', ckpt, '--batch_size', 5,
-        '--out', root / 'eval.json')
+    import eval as eval_py  # eval.py's main in this process (its command line: tests/scripts/test_eval.py)
+    with pytest.MonkeyPatch.context() as patch:  # this process keeps its device, PyNative mode and logging
+        patch.setattr(eval_py, 'init_context', lambda *args: None)
+        patch.setattr(eval_py, 'setup_logging', lambda *args: None)
+        patch.setattr(sys, 'argv', ['eval.py', '--config_path', str(config), '--ckpt', ckpt, '--batch_size', '5',
+                                    '--out', str(root / 'eval.json')])
+        eval_py.main()
     with open(root / 'eval.json') as f:
         result = json.load(f)
     top5 = [[(item['class'], item['logit']) for item in video['top5']] for video in result['videos']]
@@ -84,11 +89,14 @@ NO_LITE_HOME = dict(LITE_HOME='', MS_LITE_HOME='', MINDSPORE_PATH='')  # whateve
 
 @pytest.mark.slow
 @pytest.mark.parametrize('input_dtype, script', [('uint8', 'run_infer_cpp.sh'), ('float32', 'run_infer_310.sh')])
-def test_cpu_chain_reproduces_eval_py(evaluated, input_dtype, script):
+def test_cpu_chain_reproduces_eval_py(evaluated, input_dtype, script, monkeypatch):
+    import export  # export.py's main in this process (its command line: tests/scripts/test_export.py)
     root, config, ckpt, expected, top5 = evaluated
     out = root / input_dtype  # MindSpore's export refuses file names with spaces
-    run(sys.executable, os.path.join(ROOT, 'export.py'), '--config_path', config, '--ckpt', ckpt, '--file_format',
-        'ONNX', '--input_dtype', input_dtype, '--output_dir', out, '--file_name', 'tsm')  # batch 1 by default
+    monkeypatch.setattr(export, 'init_context', lambda *args: None)
+    monkeypatch.delenv('DEVICE_ID', raising=False)
+    export.main(['--config_path', str(config), '--ckpt', ckpt, '--file_format', 'ONNX', '--input_dtype', input_dtype,
+                 '--output_dir', str(out), '--file_name', 'tsm'])  # batch 1 by default
     cwd = root / f'elsewhere {input_dtype}'  # not the repository (the script finds its files), a space in the path
     cwd.mkdir()
     args = ((out / 'tsm.onnx', config, 'run dir', 'CPU') if script == 'run_infer_cpp.sh'
@@ -155,6 +163,7 @@ def check_lite_home_layout(root, config, first_run, logits):
     np.testing.assert_array_equal(again, logits)
 
 
+@pytest.mark.slow
 def test_app_builds_as_strict_cpp14(tmp_path):
     """GCC 7.3 (the Ascend toolkits') has no <filesystem>: the sources must stay C++14, checked with -pedantic-errors
     -Werror against MindSpore Lite's headers (C++14 is also the oldest standard those headers compile with)."""
@@ -165,6 +174,9 @@ def test_app_builds_as_strict_cpp14(tmp_path):
     assert 'C++14, strict ON' in log and os.access(build / 'tsm_infer', os.X_OK)
     flags = (build / 'CMakeFiles' / 'tsm_infer.dir' / 'flags.make').read_text()
     assert '-std=c++14' in flags and '-pedantic-errors' in flags and '-Werror' in flags
+
+
+def test_build_refuses_a_cpp_standard_older_than_14(tmp_path):
     result = subprocess.run(['bash', os.path.join(ROOT, 'ascend310_infer', 'build.sh'), tmp_path / 'b'],
                             capture_output=True, text=True, env={**os.environ, 'CXX_STANDARD': '11'}, timeout=60)
     assert result.returncode == 1 and "CXX_STANDARD must be 14 or 17, got '11'" in result.stderr
