@@ -3,14 +3,17 @@ import os
 import re
 import sys
 
+import pytest
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'benchmarks'))
 
 import bench_online  # noqa: E402
 
 
-def test_bench_online_reports_each_configuration(tmp_path, capsys):
-    out = tmp_path / 'online.md'
-    bench_online.main(['--configs', '18x32', '--repeats', '1', '--out', str(out)])
+@pytest.mark.slow
+def test_bench_online_reports_each_configuration(tmp_path, run_in_mode):
+    out = tmp_path / 'online.md'  # main switches to GRAPH_MODE itself; run_in_mode gives this process PyNative back
+    run_in_mode('graph', lambda: bench_online.main(['--configs', '18x32', '--repeats', '1', '--out', str(out)]))
     rows = [line for line in out.read_text().split('\n') if line.startswith('| ResNet')]
     assert len(rows) == 1
     offline_ms, streaming_ms, ratio = re.match(r'\| ResNet-18, 32x32 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)x \| - \|',

@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 
 
@@ -15,6 +17,7 @@ def _has_avx512():
         return False
 
 
+@pytest.mark.slow
 def test_repro_names_the_reference_kernel_with_avx512_and_gemm_jit_with_avx2(tmp_path):
     out = tmp_path / 'report.md'
     result = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'onednn_avx512_repro.py'),

@@ -27,22 +27,38 @@ def demo(tmp_path_factory):
     return root
 
 
-def test_predict_prints_the_networks_top5_with_class_names(tmp_path, demo):
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    """A randomized TSM-R18 (eval mode) and its checkpoint."""
     net = create_model('tsm', depth=18, num_classes=4, num_segments=4)
     randomize(net)
-    ckpt = save_params(net, str(tmp_path / 'net.ckpt'))
+    net.set_train(False)
+    return net, save_params(net, str(tmp_path_factory.mktemp('predict') / 'net.ckpt'))
+
+
+@pytest.mark.parametrize('how', ['main', pytest.param('command_line', marks=pytest.mark.slow)])
+def test_predict_prints_the_networks_top5_with_class_names(demo, checkpoint, how, monkeypatch, capsys):
+    """predict.main in this process (its init_context not applied: PyNative kept); and, slow, `python predict.py`
+    itself (GRAPH_MODE)."""
+    net, ckpt = checkpoint
     folder = os.path.join(demo, 'frames', '1')
     config = get_config(MODEL)
     clip, num_frames = predict.load_clip(folder, config)
     assert clip.shape == (1, 12, 64, 64) and num_frames == 10
-    net.set_train(False)
     expected = np.argsort(-net(ms.Tensor(clip)).asnumpy()[0])[:4]
     names = open(os.path.join(demo, 'category.txt')).read().split('\n')
-    result = subprocess.run([sys.executable, os.path.join(ROOT, 'predict.py'), folder, *MODEL, '--ckpt', ckpt,
-                             '--device_target', 'CPU', '--class_names', os.path.join(demo, 'category.txt')],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().split('\n')
+    argv = [folder, *MODEL, '--ckpt', ckpt, '--device_target', 'CPU', '--class_names',
+            os.path.join(demo, 'category.txt')]
+    if how == 'main':
+        monkeypatch.setattr(predict, 'init_context', lambda *args: None)
+        predict.main(argv)
+        out = capsys.readouterr().out
+    else:
+        result = subprocess.run([sys.executable, os.path.join(ROOT, 'predict.py'), *argv], capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+    lines = out.strip().split('\n')
     assert lines[0] == f'{folder}: 10 frames, 4 sampled'
     assert [int(line.split()[1]) for line in lines[1:]] == expected.tolist()
     assert [line.split(None, 2)[2] for line in lines[1:]] == [names[k] for k in expected]
