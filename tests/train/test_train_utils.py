@@ -298,6 +298,7 @@ def test_a_training_checkpoint_is_also_a_network_checkpoint_for_eval_and_export(
     net, step = _tiny_train_step(create_model('tsm', depth=18, num_classes=3, num_segments=2))
     path = save_training_state(step, str(tmp_path / 'tsm-e1.ckpt'), epoch=1, step=2)
     net2 = create_model('tsm', depth=18, num_classes=3, num_segments=2)
+    assert not np.array_equal(net2.new_fc.weight.asnumpy(), net.new_fc.weight.asnumpy())  # two random draws
     assert not load_checkpoint(net2, path)  # strict: every parameter found; the optimizer's entries ignored
     for p, p2 in zip(net.get_parameters(), net2.get_parameters()):
         assert p.name == p2.name and np.array_equal(p.asnumpy(), p2.asnumpy()), p.name
