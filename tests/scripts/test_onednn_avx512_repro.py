@@ -1,10 +1,11 @@
-"""benchmarks/onednn_avx512_repro.py at a tiny size: both ISA settings run and name oneDNN's implementation."""
+"""benchmarks/onednn_avx512_repro.py at a tiny size: both ISA settings run and name oneDNN's implementation.
+
+Fast tier on purpose: the reproduction must keep working in every CI run (a few seconds at this size)."""
 import os
 import re
 import subprocess
 import sys
 
-import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 
@@ -17,7 +18,6 @@ def _has_avx512():
         return False
 
 
-@pytest.mark.slow
 def test_repro_names_the_reference_kernel_with_avx512_and_gemm_jit_with_avx2(tmp_path):
     out = tmp_path / 'report.md'
     result = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'onednn_avx512_repro.py'),
