@@ -41,6 +41,7 @@ def test_our_message_is_found_inside_mindspores_runtime_error_from_a_worker_thre
     assert _first_error(False) == "/data/frames/17/000003.jpg: empty frame file (0 bytes)"
 
 
+@pytest.mark.slow  # a process of its own
 def test_our_message_is_found_inside_mindspores_runtime_error_from_a_worker_process():
     """A worker process qualifies the class name (src.data.records.BadSampleError). Run in a fresh interpreter:
     forking this test process, whose MindSpore runtime threads are already running, may abort it."""

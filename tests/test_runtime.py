@@ -27,6 +27,7 @@ def test_defaults_fill_only_what_the_user_left_unset():
     assert apply_runtime_defaults({'ONEDNN_MAX_CPU_ISA': 'AVX512_CORE'}) == ['GLOG_v']
 
 
+@pytest.mark.slow  # a process of its own
 def test_importing_src_changes_nothing_the_call_applies_them():
     """A library import (MindSpore Hub's loader, a user's program) leaves the environment as it is, in either order."""
     code = ('import os, src, src.config, src.models, mindspore; print(os.environ.get("ONEDNN_MAX_CPU_ISA"), '
@@ -47,6 +48,7 @@ EFFECTIVE = ('from src.runtime import loaded_onednn\n'
              'print("effective", loaded_onednn().dnnl_get_effective_cpu_isa())\n')
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_call_after_import_mindspore_still_caps_onednn():
     out = run_python(CONV + 'from src.runtime import apply_runtime_defaults\napply_runtime_defaults()\nconv()\n'
                      + EFFECTIVE)
@@ -54,6 +56,7 @@ def test_the_call_after_import_mindspore_still_caps_onednn():
     assert effective & ~DNNL_CPU_ISA_AVX2 == 0, (hex(effective), out.stderr[-2000:])  # no AVX-512 / AMX bit
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_call_after_the_first_convolution_warns():
     code = (CONV + 'import warnings\nwarnings.simplefilter("error")\nconv()\n'
             'from src.runtime import apply_runtime_defaults\napply_runtime_defaults()\n')
@@ -99,6 +102,7 @@ print(json.dumps(report))
 """
 
 
+@pytest.mark.slow  # a process of its own
 def test_sorted_imports_keep_the_defaults_of_every_entry_script(tmp_path):
     """ruff's isort rule (I001) puts `import mindspore` before `from src...` in every entry script; each script's
     --help still applies the defaults (its first step), and oneDNN, first used after all of them ran, keeps to AVX2."""

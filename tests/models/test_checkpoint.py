@@ -608,6 +608,7 @@ def test_a_checkpoint_records_its_network_and_another_arch_is_warned_about(tmp_p
                                "parameter names are the same) but this network differs"]
 
 
+@pytest.mark.slow  # a process of its own
 def test_a_full_disk_keeps_the_earlier_checkpoint_and_frees_the_space(tmp_path, r18_params):
     """RLIMIT_FSIZE fails the write as a full disk would; MindSpore's own `<name>.tmp` is removed too."""
     save_params({"a": np.zeros(2, np.float32)}, tmp_path / "tsm.ckpt")

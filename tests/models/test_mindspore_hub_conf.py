@@ -190,6 +190,7 @@ print(json.dumps({'params': {p.name: list(p.shape) for p in net.get_parameters()
 """
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_hub_call_sequence_builds_the_published_names_and_leaves_the_environment_alone():
     header, _ = read_card(CARD)
     env = {k: v for k, v in os.environ.items() if k not in CPU_DEFAULTS}

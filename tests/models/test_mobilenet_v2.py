@@ -42,6 +42,7 @@ def test_network_matches_the_numpy_reference(arch, shift_place):
     assert (difference < 1e-5) if arch == 'tsn' else (difference > 1e-3)  # only temporal variants see frame order
 
 
+@pytest.mark.slow  # a graph compilation of MobileNetV2
 def test_graph_mode_matches_the_numpy_reference_with_a_quarter_shifted(run_in_mode):
     net, params = random_network('tsm_mobilenetv2', num_classes=3, num_segments=T, shift_div=4, seed=5)
     clips = np.random.default_rng(6).standard_normal((1, 3 * T, 32, 32)).astype(np.float32)

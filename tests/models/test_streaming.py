@@ -52,7 +52,8 @@ def stream(streaming, frames):
 
 # PyNative only: graph mode compiles the streaming network for seconds (MobileNetV2: 10 s and more);
 # test_streaming_model_exports_to_mindir checks one graph-compiled step against PyNative, from arbitrary caches.
-@pytest.mark.parametrize('network', sorted(NETWORKS))
+@pytest.mark.parametrize('network', [pytest.param(n, marks=pytest.mark.slow) if n == 'r50' else n
+                                     for n in sorted(NETWORKS)])  # R50: seconds, the same code as R18
 def test_streaming_equals_offline_per_frame_logits(network):
     offline, streaming = offline_and_streaming(network)
     assert len(streaming.cache_shapes(2, H, W)) == NETWORKS[network][3]
@@ -99,7 +100,7 @@ def test_only_online_residual_shift_networks_stream():
             StreamingTSM(net.base_model, net.new_fc)
 
 
-@pytest.mark.parametrize('network', ['r18', 'mobilenetv2'])
+@pytest.mark.parametrize('network', ['r18', pytest.param('mobilenetv2', marks=pytest.mark.slow)])
 def test_streaming_model_exports_to_mindir(tmp_path, network):
     """The exported (graph-compiled) step equals PyNative's from random caches: with the PyNative stream equal to the
     offline network (above), so is the graph-mode stream."""

@@ -68,9 +68,11 @@ def export_main(monkeypatch):
     return export.main, calls
 
 
-# each format and each dtype once in the fast tier; MINDIR with uint8 input: the slow run_export.sh test below
+# MINDIR in the fast tier, ONNX in the slow one (test_onnx_stem_is_the_same_network is fast); MINDIR with uint8
+# input: the slow run_export.sh test below
 @pytest.mark.parametrize('file_format, input_dtype', [
-    ('MINDIR', 'float32'), ('ONNX', 'uint8'), pytest.param('ONNX', 'float32', marks=pytest.mark.slow)])
+    ('MINDIR', 'float32'), pytest.param('ONNX', 'uint8', marks=pytest.mark.slow),
+    pytest.param('ONNX', 'float32', marks=pytest.mark.slow)])
 def test_exported_graph_reproduces_the_network_logits(trained, tmp_path, export_main, file_format, input_dtype):
     _, ckpt, pixels, logits = trained
     run = {'MINDIR': run_mindir, 'ONNX': run_onnx}[file_format]
