@@ -24,7 +24,8 @@ from src.metrics import top_predictions
 from src.models import create_model
 from src.models.fold_bn import fold_batchnorm
 from src.runtime import apply_runtime_defaults, init_context
-from src.train_utils import all_reduce_sum, device_id_from_env, init_parallel, resolve_amp_level, setup_logging
+from src.train_utils import (all_reduce_sum, device_id_from_env, init_parallel, leave_parallel, resolve_amp_level,
+                             setup_logging)
 
 logger = logging.getLogger('eval')
 
@@ -82,6 +83,7 @@ def main():
         write_results(config.out, config, metrics, [r for r, s in zip(records, seen) if s], scores[seen],
                       class_names)
         logger.info('wrote %s', config.out)
+    leave_parallel(group_size)
 
 
 if __name__ == '__main__':

@@ -27,9 +27,9 @@ from src.runtime import apply_runtime_defaults, init_context
 from src.train_utils import (BatchNormSync, CheckpointManager, CheckpointSaver, JsonLinesLog, OutputDirError,
                              TrainingStopped, TrainMonitor, Validator, all_reduce_sum, average_bn_statistics,
                              create_lr_schedule, create_optimizer, create_train_step, device_id_from_env,
-                             enter_rank_workdir, freeze_bn_except_first, init_parallel, prepare_output_dir,
-                             resolve_amp_level, restore_training_state, save_curves, scale_lr, setup_logging,
-                             truncate_log, weights_digest)
+                             enter_rank_workdir, freeze_bn_except_first, init_parallel, leave_parallel,
+                             prepare_output_dir, resolve_amp_level, restore_training_state, save_curves, scale_lr,
+                             setup_logging, truncate_log, weights_digest)
 
 logger = logging.getLogger('train')
 
@@ -134,6 +134,7 @@ def main():
     logger.info('done; weights digest %s', weights_digest(net))  # identical on every rank
     if rank == 0 and log.path and os.path.isfile(log.path):
         save_curves(log.path, os.path.join(config.output_dir, 'curves.png'))
+    leave_parallel(group_size)
 
 
 if __name__ == '__main__':
