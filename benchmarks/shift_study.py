@@ -94,7 +94,7 @@ def train_variants(args):
                 continue
             overrides = ['--shift_div', str(shift_div), '--shift_place', place]
             result = train_and_eval(arch, output_dir=args.output_dir, data_root=os.path.join(data_root, 'frames'),
-                                    paths=paths, seed=seed, epochs=size[-1], name=tag, overrides=overrides,
+                                    paths=paths, seed=seed, size=size, name=tag, overrides=overrides,
                                     python=args.python)
             result['curve'] = val_curve(os.path.join(args.output_dir, tag, 'train_log.jsonl'))
             with open(done, 'w') as f:

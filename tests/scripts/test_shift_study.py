@@ -61,8 +61,10 @@ def test_finished_runs_are_kept_and_changed_settings_are_trained_again(tmp_path,
     once; a rerun reads the kept results back; other settings (here the epochs) train again."""
     calls = []
 
-    def train_and_eval(arch, *, output_dir, data_root, paths, seed, epochs, name, overrides, python):
+    def train_and_eval(arch, *, output_dir, data_root, paths, seed, size, name, overrides, python):
         assert (data_root, paths, python) == (str(tmp_path / 'data' / 'frames'), {'val': 'v.txt'}, 'py')
+        assert size[4] is None  # the demo configs' crop
+        epochs = size[-1]
         calls.append((arch, name, seed, epochs, overrides))
         os.makedirs(tmp_path / name, exist_ok=True)
         (tmp_path / name / 'train_log.jsonl').write_text(f'{{"type": "val", "epoch": {epochs}, "top1": 75.0}}\n')
