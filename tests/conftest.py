@@ -38,3 +38,15 @@ def run_in_mode():
         finally:
             ms.set_context(mode=ms.PYNATIVE_MODE)
     return run
+
+
+# The longest test files first (measured): with several workers (pytest.ini: -n auto, whole files per worker, in
+# this order) the short files fill in around them instead of one long file starting last.
+LONGEST_FIRST = ('scripts/test_demo.py', 'train/test_train_distributed.py', 'train/test_train.py',
+                 'scripts/test_infer_310.py', 'scripts/test_bench_model.py', 'scripts/test_shift_study.py',
+                 'scripts/test_export.py', 'models/test_tsm.py', 'models/test_streaming.py', 'scripts/test_eval.py')
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {os.path.join(TESTS, path): i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(str(item.path), len(rank)))  # stable: the rest in collection order

@@ -255,7 +255,8 @@ def test_bad_boolean_forms_are_rejected_naming_the_key(argv, message):
 
 
 @pytest.mark.parametrize('flag', ['--help', '-h'])
-def test_help_lists_every_key_by_section_and_exits_0(flag, capsys):
+def test_help_lists_every_key_by_section_and_exits_0(flag, capsys, monkeypatch):
+    monkeypatch.setenv('COLUMNS', '120')  # the help fits the terminal (a pytest-xdist worker's is 80 wide)
     with pytest.raises(SystemExit) as done:
         get_config(['--depth', 'not checked', flag], prog='train.py', description='Train the network.')
     assert done.value.code == 0
