@@ -25,6 +25,7 @@ from src.checkpoint import (CheckpointError, CheckpointMismatchError, convert_pa
                             save_params)
 from src.models import create_model
 from src.torch_pickle import PthReadError, load_pth
+from helpers import uninitialised
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
@@ -33,13 +34,6 @@ import convert_checkpoint  # noqa: E402
 
 NUM_CLASSES = 5
 MS_TO_TORCH_BN = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
-
-
-def build(*args, **kwargs):
-    """create_model without drawing the initial weights (no_init_parameters): for networks that only give their names
-    and shapes, or get every parameter from a checkpoint."""
-    with no_init_parameters():
-        return create_model(*args, **kwargs)
 
 
 def cli(argv):
@@ -479,7 +473,7 @@ def net_arrays(net):
 
 @pytest.fixture(scope="module")
 def r18():
-    return build("tsm", depth=18, num_classes=NUM_CLASSES)
+    return uninitialised("tsm", depth=18, num_classes=NUM_CLASSES)
 
 
 @pytest.fixture(scope="module")
@@ -499,7 +493,7 @@ def test_official_state_dict_converts_to_identical_values(r18, r18_params, spell
 
 def test_official_r50_names_map_onto_the_published_ones():
     """Every TSM-R50 name (bottlenecks, conv3/bn3) through the official spelling and back; no weights allocated."""
-    shapes = network_shapes(build("tsm", depth=50, num_classes=174))
+    shapes = network_shapes(uninitialised("tsm", depth=50, num_classes=174))
     assert len(shapes) == 267
     fake = {name: np.broadcast_to(np.float32(i), shape) for i, (name, shape) in enumerate(shapes.items())}
     params = convert_params(to_torch_names(fake), shapes)
@@ -509,7 +503,7 @@ def test_official_r50_names_map_onto_the_published_ones():
 def test_pth_file_loads_strictly_into_the_network(tmp_path, r18_params):
     path = write_pth(tmp_path / "tsm.pth", {"epoch": 45, "state_dict": to_torch_names(r18_params),
                                             "best_prec1": 58.8})
-    net = build("tsm", depth=18, num_classes=NUM_CLASSES)
+    net = uninitialised("tsm", depth=18, num_classes=NUM_CLASSES)
     assert load_checkpoint(net, path) == []
     loaded = net_arrays(net)
     for name, array in r18_params.items():
@@ -535,7 +529,7 @@ def test_save_load_round_trip_is_atomic(tmp_path, r18, r18_params):
     save_params(r18_params, path)
     save_params(r18_params, path)  # over an existing (read-only) checkpoint
     assert os.listdir(tmp_path) == ["tsm.ckpt"]  # no temporary left behind
-    net = build("tsm", depth=18, num_classes=NUM_CLASSES)
+    net = uninitialised("tsm", depth=18, num_classes=NUM_CLASSES)
     load_checkpoint(net, path)
     save_params(net, tmp_path / "again.ckpt")
     again = read_params(tmp_path / "again.ckpt")
@@ -550,7 +544,7 @@ def test_hub_style_ckpt_with_optimizer_state_and_lost_prefixes(tmp_path, r18_par
     stored.update({"moments." + k: np.zeros_like(v) for k, v in r18_params.items() if "moving" not in k})
     stored.update({"learning_rate": np.array([0.01], np.float32), "global_step": np.array([100], np.int32)})
     save_params(stored, tmp_path / "hub.ckpt")
-    net = build("tsm", depth=18, num_classes=NUM_CLASSES)
+    net = uninitialised("tsm", depth=18, num_classes=NUM_CLASSES)
     load_checkpoint(net, tmp_path / "hub.ckpt")
     np.testing.assert_array_equal(net_arrays(net)["base_model.layer4.1.bn2.gamma"],
                                   r18_params["base_model.layer4.1.bn2.gamma"])
@@ -558,7 +552,7 @@ def test_hub_style_ckpt_with_optimizer_state_and_lost_prefixes(tmp_path, r18_par
 
 def test_wrong_network_names_the_file(tmp_path, r18_params):
     save_params(r18_params, tmp_path / "r18.ckpt")
-    net = build("tsm", depth=18, num_classes=NUM_CLASSES + 1)
+    net = uninitialised("tsm", depth=18, num_classes=NUM_CLASSES + 1)
     with pytest.raises(CheckpointMismatchError, match=r"r18.ckpt does not match the network: 2 mis-shaped: "
                                                       r"\[new_fc.bias \(checkpoint 5 float32, network 6\)"):
         load_checkpoint(net, tmp_path / "r18.ckpt")
@@ -572,7 +566,7 @@ def test_an_empty_truncated_or_parameterless_ckpt_is_named(tmp_path, r18_params)
     data = open(save_params(r18_params, tmp_path / "full.ckpt"), "rb").read()
     (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match=r"cut\.ckpt: cannot read as a MindSpore checkpoint"):
-        load_checkpoint(build("tsm", depth=18, num_classes=NUM_CLASSES), tmp_path / "cut.ckpt")
+        load_checkpoint(uninitialised("tsm", depth=18, num_classes=NUM_CLASSES), tmp_path / "cut.ckpt")
     save_params({}, tmp_path / "none.ckpt", metadata={"arch": "tsm"})  # only our text entries, no tensor
     with pytest.raises(CheckpointError, match=r"^no parameters in .*none\.ckpt$"):
         read_params(tmp_path / "none.ckpt")
@@ -587,7 +581,7 @@ def test_a_checkpoint_records_its_network_and_another_arch_is_warned_about(tmp_p
     path = save_params(r18_params, tmp_path / "tsm.ckpt", metadata={"arch": "tsm", "model": model})
     assert read_metadata(path) == {"arch": "tsm", "model": model}
     assert read_metadata(save_params(r18_params, tmp_path / "plain.ckpt")) == {}
-    tsn = build("tsn", depth=18, num_classes=NUM_CLASSES)
+    tsn = uninitialised("tsn", depth=18, num_classes=NUM_CLASSES)
     with caplog.at_level(logging.WARNING, logger="src.checkpoint"):
         load_checkpoint(tsn, path, settings=dict(SETTINGS, arch="tsn", num_segments=16))
     assert caplog.messages == [f"{path} was saved from a network with arch tsm (this network: tsn), num_segments 8 "
@@ -596,7 +590,7 @@ def test_a_checkpoint_records_its_network_and_another_arch_is_warned_about(tmp_p
     np.testing.assert_array_equal(net_arrays(tsn)["new_fc.weight"], r18_params["new_fc.weight"])
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="src.checkpoint"):
-        load_checkpoint(build("tsm", depth=18, num_classes=NUM_CLASSES), path, settings=SETTINGS)
+        load_checkpoint(uninitialised("tsm", depth=18, num_classes=NUM_CLASSES), path, settings=SETTINGS)
         load_checkpoint(tsn, tmp_path / "plain.ckpt", settings=dict(SETTINGS, arch="tsn"))  # nothing recorded
     assert caplog.messages == []
     not_loaded, _ = ms.load_param_into_net(tsn, ms.load_checkpoint(path))  # MindSpore's own loader: unaffected
@@ -749,7 +743,7 @@ def torch_mobilenet_v2(num_classes, seed=0, plain_first_conv=False):
 def test_official_mobilenet_v2_pth_loads_strictly(tmp_path, plain_first_conv):
     official, _, ours = torch_mobilenet_v2(7, plain_first_conv=plain_first_conv)
     path = write_pth(tmp_path / "TSM_kinetics_RGB_mobilenetv2.pth", {"epoch": 100, "state_dict": official})
-    net = build("tsm_mobilenetv2", num_classes=7)
+    net = uninitialised("tsm_mobilenetv2", num_classes=7)
     assert load_checkpoint(net, path) == []
     loaded = net_arrays(net)
     assert len(ours) == len(loaded) == 262 and sum(".net." in n for n in ours.values()) == 10
@@ -759,7 +753,7 @@ def test_official_mobilenet_v2_pth_loads_strictly(tmp_path, plain_first_conv):
 
 def test_torchvision_mobilenet_v2_initialises_the_same_weights(tmp_path):
     official, torchvision, _ = torch_mobilenet_v2(7)
-    from_official = build("tsm_mobilenetv2", num_classes=7)
+    from_official = uninitialised("tsm_mobilenetv2", num_classes=7)
     from_torchvision = create_model("tsm_mobilenetv2", num_classes=7)  # its classifier keeps the initial weights
     load_checkpoint(from_official, write_pth(tmp_path / "official.pth", {"state_dict": official}))
     path = write_pth(tmp_path / "mobilenet_v2-b0353104.pth", torchvision)
@@ -780,7 +774,7 @@ def test_a_mobilenet_v2_pth_missing_a_layer_is_refused_with_its_name(tmp_path):
     path = write_pth(tmp_path / "cut.pth", {"state_dict": official})
     with pytest.raises(CheckpointMismatchError, match=r"cut.pth does not match the network: 1 missing: "
                                                       r"\[base_model.features.5.conv.4.moving_variance\]"):
-        load_checkpoint(build("tsm_mobilenetv2", num_classes=7), path)
+        load_checkpoint(uninitialised("tsm_mobilenetv2", num_classes=7), path)
 
 
 # ------------------------------------------------------------------------------------ CLI
@@ -789,7 +783,7 @@ def test_cli_converts_and_verifies(tmp_path, r18_params, capsys):
     dst = tmp_path / "tsn.ckpt"
     assert cli(["--src", src, "--dst", str(dst), "--arch", "tsn", "--depth", "18"]) == 0
     assert "verified by a strict load into tsn-R18 with 5 classes" in capsys.readouterr().out
-    net = build("tsn", depth=18, num_classes=NUM_CLASSES)
+    net = uninitialised("tsn", depth=18, num_classes=NUM_CLASSES)
     load_checkpoint(net, dst)
     np.testing.assert_array_equal(net_arrays(net)["base_model.layer2.0.conv1.net.weight"],
                                   r18_params["base_model.layer2.0.conv1.net.weight"])

@@ -3,19 +3,16 @@ import numpy as np
 import pytest
 import mindspore as ms
 from mindspore import nn
-from mindspore.nn.utils import no_init_parameters
 
-from src.models import create_model
 from src.models.fold_bn import fold_batchnorm
 
-from helpers import randomize
+from helpers import randomize, uninitialised
 
 
 def _random_net(arch, depth, seed):
     """A network with random weights and BN statistics (as after loading a trained checkpoint), in inference mode."""
     kwargs = {'backbone': 'mobilenetv2'} if depth == 'mobilenetv2' else {'depth': depth}
-    with no_init_parameters():  # every parameter is set below: skip drawing the initial weights
-        net = create_model(arch, num_classes=5, num_segments=4, **kwargs)
+    net = uninitialised(arch, num_classes=5, num_segments=4, **kwargs)  # every parameter is set below
     randomize(net, seed, conv_gain=2 if depth == 'mobilenetv2' else 1)  # else MobileNetV2's signal fades
     net.set_train(False)
     return net

@@ -3,10 +3,9 @@ independent NumPy network for every variant and both placements, and only the te
 import numpy as np
 import pytest
 import mindspore as ms
-from mindspore.nn.utils import no_init_parameters
 
 import numpy_mobilenet_v2
-from helpers import randomize, relative_error
+from helpers import randomize, relative_error, uninitialised
 from src.models import create_model
 from src.models.mobilenet_v2 import InvertedResidual
 
@@ -17,8 +16,7 @@ T = 4
 def random_network(*args, seed, **kwargs):
     """create_model with every parameter random (helpers.randomize at conv gain 2); the initial weights, replaced
     anyway, are not drawn (no_init_parameters)."""
-    with no_init_parameters():
-        net = create_model(*args, **kwargs)
+    net = uninitialised(*args, **kwargs)
     return net, randomize(net, seed=seed, conv_gain=2)
 
 

@@ -14,6 +14,7 @@ from src.checkpoint import convert_params, network_shapes
 from src.models import MODELS, create_model, get_spec
 from src.models.registry import HUB_CHECKPOINT, network_kwargs, registry_table
 from src.models.temporal_ops import TemporalConv
+from helpers import uninitialised
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 TORCH_BN = {'gamma': 'weight', 'beta': 'bias', 'moving_mean': 'running_mean', 'moving_variance': 'running_var'}
@@ -79,8 +80,7 @@ def test_every_registered_model_loads_its_kind_of_checkpoint_strictly(name):
     the official code lacks), the official PyTorch names map onto the registered network with nothing missing, left
     over or mis-shaped; no weights allocated."""
     spec = get_spec(name)
-    with no_init_parameters():  # names and shapes only: skip drawing the initial weights (seconds for a ResNet-101)
-        net = create_model(name)
+    net = uninitialised(name)  # names and shapes only
     shapes = network_shapes(net)
     ours = {n: n for n in shapes}
     if spec.checkpoint is HUB_CHECKPOINT:

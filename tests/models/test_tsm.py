@@ -5,24 +5,15 @@ import numpy as np
 import pytest
 import mindspore as ms
 from mindspore import nn
-from mindspore.nn.utils import no_init_parameters
 
 import numpy_tsm
-from helpers import randomize, relative_error
+from helpers import randomize, relative_error, uninitialised
 from src.models import create_model
 from src.models.temporal_ops import OnlineTemporalShift, TemporalShift
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', 'fixtures')
 ARCH_TEMPORAL = {'tsn': 'none', 'tsm': 'shift', 'tsm_online': 'online_shift'}
 ARCH_OP = {'tsn': nn.Identity, 'tsm': TemporalShift, 'tsm_online': OnlineTemporalShift}
-
-
-def uninitialised(*args, **kwargs):
-    """create_model without drawing the initial weights (MindSpore's no_init_parameters, pinned 2.10): the same
-    cells, names and shapes at a fifth of a ResNet-50 build's cost; for tests that never read the initial values
-    (they set every parameter with randomize, or read only names and shapes)."""
-    with no_init_parameters():
-        return create_model(*args, **kwargs)
 
 
 @pytest.fixture(scope='module')
